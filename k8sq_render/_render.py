@@ -1,0 +1,292 @@
+"""Values → Job manifests: plan each message, render the template, check the result.
+
+:func:`plan` decides everything about a Job that is not template text (name, labels,
+annotations, the envelope, escaping) exactly once; the template only lays it out;
+:func:`render_plan` parses what the template wrote, checks it against the bundled
+Kubernetes Job schema and against the plan, and serialises it canonically. The same
+values always give the same bytes: nothing here reads a clock or a random source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import _naming, _schema, _templates, _values, _yaml
+from .envelope import ENV_VAR, MAX_ENV_BYTES, Message, encode
+from .errors import ManifestError, MessageTooLargeError, Problem, ValuesError
+
+#: etcd refuses objects over ~1.5 MiB and the API server requests over 3 MiB; a Job
+#: also becomes pods of about the same size, so stay well below.
+MAX_MANIFEST_BYTES = 1024 * 1024
+
+TemplateDirs = Sequence[str | os.PathLike[str]]
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything decided about one Job before its template runs."""
+
+    version: str
+    queue: Mapping[str, Any]
+    message: _values.MessageSpec
+    attempt: int
+    name: str
+    namespace: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    pod_labels: dict[str, str]
+    pod_annotations: dict[str, str]
+    priority_class: str | None
+    envelope: str
+    env: list[dict[str, str]]
+    command: list[str] | None
+    args: list[str] | None
+    source: str | None
+
+    @property
+    def where(self) -> str:
+        """The message's place, for error texts (``values.yaml /messages/3``)."""
+        return f"{self.source or '<values>'} {self.message.pointer}"
+
+    def context(self) -> dict[str, Any]:
+        """Return the template context (plain data only)."""
+        return {
+            "version": self.version,
+            "queue": self.queue,
+            "message": {
+                "id": self.message.id,
+                "timestamp": self.message.timestamp,
+                "priority": self.message.priority,
+                "payload": self.message.payload,
+                "attempt": self.attempt,
+            },
+            "job": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": self.labels,
+                "annotations": self.annotations,
+                "podLabels": self.pod_labels,
+                "podAnnotations": self.pod_annotations,
+                "priorityClassName": self.priority_class,
+                "env": self.env,
+                "command": self.command,
+                "args": self.args,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One rendered, checked Job.
+
+    Attributes:
+        name: ``metadata.name``.
+        namespace: ``metadata.namespace``.
+        message_id: The id of the message it runs.
+        obj: The Job as plain data (what the API server receives).
+        text: The Job as YAML (what ``k8sq render`` writes).
+    """
+
+    name: str
+    namespace: str
+    message_id: str
+    obj: dict[str, Any]
+    text: str
+
+
+def k8s_literal(text: str) -> str:
+    """Escape ``text`` so Kubernetes' ``$(VAR)`` expansion gives it back unchanged.
+
+    Kubernetes turns ``$$`` into ``$`` and ``$(NAME)`` into a variable's value in env
+    values, ``command`` and ``args``; doubling every ``$`` makes both a no-op.
+
+    >>> k8s_literal("cost: $(PRICE) $$")
+    'cost: $$(PRICE) $$$$'
+    """
+    return text.replace("$", "$$")
+
+
+def plan(values: _values.Values, *, attempt: int = 1) -> list[JobPlan]:
+    """Plan one Job per message of ``values``.
+
+    Raises:
+        ValuesError: a message's envelope is over the size Linux allows for one
+            environment string (every such message is listed).
+    """
+    queue = values.queue
+    name = queue["name"]
+    user_labels = dict(queue.get("labels", {}))
+    user_annotations = dict(queue.get("annotations", {}))
+    labels = {**_naming.queue_labels(name, values.version), **user_labels}
+    user_env = [{"name": k, "value": k8s_literal(v)} for k, v in queue.get("env", {}).items()]
+    command = [k8s_literal(part) for part in queue["command"]] if "command" in queue else None
+    args = [k8s_literal(part) for part in queue["args"]] if "args" in queue else None
+    classes = queue.get("priorityClasses", {})
+
+    plans, problems = [], []
+    for spec in values.messages:
+        envelope = encode(
+            Message(id=spec.id, queue=name, timestamp=spec.timestamp, payload=spec.payload, attempt=attempt)
+        )
+        size = len(envelope.encode("utf-8"))
+        if size > MAX_ENV_BYTES:
+            problems.append(
+                Problem(
+                    spec.pointer,
+                    f"the message envelope is {size} bytes, over the {MAX_ENV_BYTES} bytes Linux allows in one "
+                    "environment variable (the container could never start); pass large data by reference",
+                    file=values.source,
+                )
+            )
+            continue
+        annotations = {
+            _naming.QUEUE_ANNOTATION: name,
+            _naming.MESSAGE_ID_ANNOTATION: spec.id,
+            _naming.VERSION_ANNOTATION: values.version,
+            _naming.ATTEMPT_ANNOTATION: str(attempt),
+        }
+        if spec.timestamp is not None:
+            annotations[_naming.TIMESTAMP_ANNOTATION] = str(spec.timestamp)
+        if spec.priority is not None:
+            annotations[_naming.PRIORITY_ANNOTATION] = spec.priority
+        plans.append(
+            JobPlan(
+                version=values.version,
+                queue=queue,
+                message=spec,
+                attempt=attempt,
+                name=_naming.job_name(name, spec.id, attempt),
+                namespace=queue["namespace"],
+                labels=labels,
+                annotations={**annotations, **user_annotations},
+                pod_labels=labels,
+                pod_annotations=user_annotations,
+                priority_class=classes[spec.priority] if spec.priority is not None else None,
+                envelope=envelope,
+                env=[*user_env, {"name": ENV_VAR, "value": k8s_literal(envelope)}],
+                command=command,
+                args=args,
+                source=values.source,
+            )
+        )
+    if problems:
+        raise ValuesError(problems=problems)
+    return plans
+
+
+def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
+    """Render one planned Job and check it.
+
+    Raises:
+        TemplateError: the template failed (file and line named).
+        ManifestError: the output is not YAML, not a valid Job, or drops what the plan
+            decided (name, namespace, labels, envelope).
+        MessageTooLargeError: the Job is too large to store.
+    """
+    filename = str(template.filename)
+    text = _templates.render(template, job.context())
+    try:
+        obj = _yaml.load(text)
+    except _yaml.YamlError as exc:
+        line = f" at rendered line {exc.line}" if exc.line else ""
+        raise ManifestError(template=filename, message=f"not valid YAML{line}: {exc.message}", source=job.where) from None
+    if not isinstance(obj, dict):
+        raise ManifestError(template=filename, message="must render one YAML mapping (a Job)", source=job.where)
+    problems = _schema.check_job(obj) or _plan_kept(job, obj)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ManifestError(template=filename, path=first.path, message=first.message + more, source=job.where)
+    size = len(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_MANIFEST_BYTES:
+        raise MessageTooLargeError(where=job.where, size=size, limit=MAX_MANIFEST_BYTES, what="the rendered Job")
+    return Manifest(name=job.name, namespace=job.namespace, message_id=job.message.id, obj=obj, text=_yaml.dump(obj))
+
+
+def _plan_kept(job: JobPlan, obj: dict[str, Any]) -> list[Problem]:
+    """The submitter and the queries rely on these; an override must not drop them."""
+    meta = obj["metadata"]
+    problems = []
+    if meta.get("name") != job.name:
+        problems.append(Problem("/metadata/name", "must be {{ job.name }} (submit and retry find Jobs by it)"))
+    if meta.get("namespace") != job.namespace:
+        problems.append(Problem("/metadata/namespace", "must be {{ job.namespace }}"))
+    for key, value in job.labels.items():
+        if meta.get("labels", {}).get(key) != value:
+            problems.append(Problem("/metadata/labels", f"must keep label {key}={value} (queries select by it)"))
+    envs = [
+        env.get("value")
+        for container in obj["spec"]["template"]["spec"].get("containers", [])
+        for env in container.get("env", [])
+        if env.get("name") == ENV_VAR
+    ]
+    if k8s_literal(job.envelope) not in envs:
+        problems.append(Problem("/spec/template/spec/containers", f"a container must receive {ENV_VAR} from {{{{ job.env }}}}"))
+    return problems
+
+
+def render_values(values: _values.Values, *, template_dirs: TemplateDirs = (), attempt: int = 1) -> list[Manifest]:
+    """Render every message of validated values (see :func:`render`)."""
+    template = _templates.job_template(values.version, template_dirs)
+    return [render_plan(job, template) for job in plan(values, attempt=attempt)]
+
+
+def render(sources: Iterable[str | Path | _values.Values] | str | Path | _values.Values, *, template_dirs: TemplateDirs = ()) -> list[Manifest]:
+    """Render values files (or validated :class:`Values`) into Job manifests.
+
+    All sources are loaded and validated before anything is rendered, and every
+    problem of every file is reported together.
+
+    Args:
+        sources: One or more values files or :class:`Values`.
+        template_dirs: Directories searched before the packaged templates.
+
+    Returns:
+        One manifest per message, in file and document order.
+
+    Raises:
+        UnknownVersionError, ValuesError: the values are not valid (nothing is rendered).
+        TemplateNotFoundError, TemplateError, ManifestError, MessageTooLargeError:
+            rendering failed; the error names the template and the manifest path.
+    """
+    if isinstance(sources, (str, Path, _values.Values)):
+        sources = [sources]
+    loaded = list(_load_all(sources))
+    manifests = [m for values in loaded for m in render_values(values, template_dirs=template_dirs)]
+    _check_unique(manifests)
+    return manifests
+
+
+def _load_all(sources: Iterable[str | Path | _values.Values]) -> Iterator[_values.Values]:
+    results: list[_values.Values] = []
+    problems: list[Problem] = []
+    for source in sources:
+        if isinstance(source, _values.Values):
+            results.append(source)
+            continue
+        try:
+            results.append(_values.load(source))
+        except ValuesError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValuesError(problems=problems)
+    yield from results
+
+
+def _check_unique(manifests: list[Manifest]) -> None:
+    seen: dict[tuple[str, str], Manifest] = {}
+    problems = []
+    for manifest in manifests:
+        key = (manifest.namespace, manifest.name)
+        if key in seen:
+            problems.append(Problem("", f"message {manifest.message_id!r} of this queue appears in more than one values file (Job {manifest.name})"))
+        seen.setdefault(key, manifest)
+    if problems:
+        raise ValuesError(problems=problems)

@@ -1,0 +1,144 @@
+"""JSON Schemas: the values schema of each version and the bundled Kubernetes Job schema.
+
+Validators are compiled once per process. Validation collects *every* error and turns
+each into a :class:`~k8sq_render.errors.Problem` with a JSON pointer and a sentence a
+user can act on; ``jsonschema`` exceptions never leave this module.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from ._resources import data_dir
+from .errors import Problem
+
+#: The Kubernetes release whose batch/v1 Job schema is bundled (schema/kubernetes/<version>).
+KUBERNETES_VERSION = "v1.34.4"
+
+
+def pointer(parts: Any) -> str:
+    """Return the JSON pointer (RFC 6901) for a sequence of keys and indexes.
+
+    >>> pointer(["queue", "env", "A/B"])
+    '/queue/env/A~1B'
+    """
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@lru_cache(maxsize=None)
+def values_schema(version: str) -> dict[str, Any]:
+    """Return the values schema of ``version`` (``schema/<version>/values.schema.json``)."""
+    path = data_dir("schema") / version / "values.schema.json"
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=None)
+def _values_validator(version: str) -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(values_schema(version))
+
+
+@lru_cache(maxsize=None)
+def _job_validator() -> jsonschema.protocols.Validator:
+    path = data_dir("schema") / "kubernetes" / KUBERNETES_VERSION / "job.json"
+    return jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+def check_values(document: Any, version: str) -> list[Problem]:
+    """Return every schema problem of a values document (empty when valid)."""
+    return [problem for error in _values_validator(version).iter_errors(document) for problem in _explain(error)]
+
+
+def check_job(manifest: Any) -> list[Problem]:
+    """Return every problem of a rendered manifest against the Kubernetes Job schema."""
+    return [problem for error in _job_validator().iter_errors(manifest) for problem in _explain(error)]
+
+
+def apply_defaults(document: Any, version: str) -> Any:
+    """Return a copy of a *valid* values document with the schema's defaults filled in."""
+    schema = values_schema(version)
+    return _with_defaults(document, schema, schema)
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        target: Any = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        # Sibling keywords of "$ref" (such as "default") still apply.
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _with_defaults(value: Any, schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    schema = _resolve(schema, root)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out = {key: _with_defaults(item, props.get(key, {}), root) for key, item in value.items()}
+        for key, sub in props.items():
+            sub = _resolve(sub, root)
+            if key not in out and "default" in sub:
+                out[key] = json.loads(json.dumps(sub["default"]))
+        return out
+    if isinstance(value, list) and "items" in schema:
+        return [_with_defaults(item, schema["items"], root) for item in value]
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _yaml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _explain(error: ValidationError) -> Iterator[Problem]:
+    """Turn one jsonschema error into problems with paths and plain words."""
+    path = pointer(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind, instance = error.validator, error.instance
+    hint = schema.get("x-hint")
+    if kind == "required":
+        for name in error.validator_value:
+            if isinstance(instance, dict) and name not in instance:
+                yield Problem(path + pointer([name]), "is required")
+    elif kind == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        for key in instance:
+            if key not in schema.get("properties", {}):
+                yield Problem(path + pointer([key]), f"unknown key (allowed here: {', '.join(allowed)})")
+    elif kind == "type":
+        expected = error.validator_value
+        text = f"expected {expected if isinstance(expected, str) else ' or '.join(expected)}, got {_json_kind(instance)}"
+        if expected == "string" and not isinstance(instance, (dict, list)):
+            text += f"; quote it in the values file to keep it as text: {json.dumps(_yaml_text(instance))}"
+        yield Problem(path, text)
+    elif "propertyNames" in error.relative_schema_path:
+        # A bad key: jsonschema reports the key itself as the instance, at the mapping's path.
+        rule = hint or error.message.replace(repr(instance), "").strip()
+        yield Problem(path + pointer([instance]), f"key {json.dumps(instance, ensure_ascii=False)} is not {rule}")
+    elif kind == "pattern" and hint:
+        yield Problem(path, f"{json.dumps(instance, ensure_ascii=False)} is not {hint}")
+    elif kind == "enum":
+        options = ", ".join(json.dumps(option) for option in error.validator_value)
+        yield Problem(path, f"{json.dumps(instance, ensure_ascii=False)} is not one of {options}")
+    elif kind == "const":
+        yield Problem(path, f"must be {json.dumps(error.validator_value)}")
+    else:
+        yield Problem(path, error.message)

@@ -1,0 +1,126 @@
+"""The Jinja environment: template search path, sandbox, strict undefined, safe output.
+
+* **Search path.** User directories first (in the order given), the packaged
+  ``templates/`` last; the first directory holding a template wins. The packaged
+  templates are also reachable as ``builtin/<version>/...``, so an override named
+  ``v1/job.yaml.j2`` can ``{% extends "builtin/v1/job.yaml.j2" %}`` and replace a
+  single block. A template can only read files inside its root (no ``..``, no symlink
+  out of the root).
+* **Sandbox.** An immutable sandbox: templates cannot reach Python internals or
+  change the values they are given. Undefined names are errors, not empty strings.
+* **Safe output.** Every ``{{ expression }}`` is written as one YAML flow value (a
+  double-quoted string, a plain decimal number, a JSON-style list or mapping), so no
+  value, whatever its text, can add a key, end a block or start a document.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from . import _yaml
+from ._resources import data_dir
+from .errors import TemplateError, TemplateNotFoundError
+
+BUILTIN_PREFIX = "builtin/"
+JOB_TEMPLATE = "job.yaml.j2"
+
+
+class SearchPathLoader(jinja2.BaseLoader):
+    """Load templates from user directories first, then the packaged templates."""
+
+    def __init__(self, user_dirs: Sequence[str | Path] = ()) -> None:
+        self.builtin = data_dir("templates").resolve()
+        self.roots = [Path(d).resolve() for d in user_dirs] + [self.builtin]
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        if template.startswith(BUILTIN_PREFIX):
+            roots, name = [self.builtin], template[len(BUILTIN_PREFIX) :]
+        else:
+            roots, name = self.roots, template
+        parts = name.split("/")
+        if not name or any(part in ("", ".", "..") for part in parts):
+            raise TemplateNotFoundError(name=template, searched=[str(r) for r in roots])
+        for root in roots:
+            path = root.joinpath(*parts)
+            if not path.is_file():
+                continue
+            real = path.resolve()
+            if not real.is_relative_to(root):
+                raise TemplateError(template=str(path), message=f"resolves outside its template root {root}")
+            mtime = real.stat().st_mtime
+            source = real.read_text(encoding="utf-8")
+            return source, str(path), lambda real=real, mtime=mtime: real.stat().st_mtime == mtime
+        raise TemplateNotFoundError(name=template, searched=[str(r) for r in roots])
+
+
+def _finalize(value: Any) -> str:
+    if isinstance(value, jinja2.Undefined):  # pragma: no cover - StrictUndefined raises first
+        raise jinja2.UndefinedError("undefined value")
+    return _yaml.flow(value)
+
+
+@lru_cache(maxsize=32)
+def environment(user_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    """Return the (cached) sandboxed environment for a template search path."""
+    return ImmutableSandboxedEnvironment(
+        loader=SearchPathLoader(user_dirs),
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+
+
+def job_template(version: str, user_dirs: Sequence[str | Path] = ()) -> jinja2.Template:
+    """Return the compiled Job template of ``version`` from the search path.
+
+    Raises:
+        TemplateNotFoundError: no directory holds ``<version>/job.yaml.j2``.
+        TemplateError: the template (or one it extends) does not compile.
+    """
+    env = environment(tuple(os.fspath(d) for d in user_dirs))
+    name = f"{version}/{JOB_TEMPLATE}"
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(template=exc.filename or exc.name or name, line=exc.lineno, message=exc.message or "syntax error") from None
+
+
+def render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """Render ``template``; every failure becomes a :class:`TemplateError` naming file and line."""
+    try:
+        return template.render(context)
+    except (TemplateError, TemplateNotFoundError):
+        raise
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(template=exc.filename or exc.name or str(template.filename), line=exc.lineno, message=exc.message or "syntax error") from None
+    except Exception as exc:  # noqa: BLE001 - anything a template does wrong is the template's error
+        filename, line = _template_frame(exc, template)
+        kind = "refused by the sandbox" if isinstance(exc, jinja2.exceptions.SecurityError) else type(exc).__name__
+        raise TemplateError(template=filename, line=line, message=f"{kind}: {exc}") from None
+
+
+def _template_frame(exc: BaseException, template: jinja2.Template) -> tuple[str, int | None]:
+    """Find the innermost template file and line in a traceback Jinja rewrote."""
+    filename, line = str(template.filename), None
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename.endswith(".j2") or "template" in code.co_name:
+            candidate = code.co_filename
+            if os.path.exists(candidate):
+                filename, line = candidate, tb.tb_lineno
+        tb = tb.tb_next
+    return filename, line
