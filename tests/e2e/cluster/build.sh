@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the e2e cluster's binaries from the pinned Go modules in build/ and
+# Builds the e2e cluster's binaries from the pinned Go modules in src/ and
 # caches them, so only the first run on a machine pays for the build.
 #
 #   bash tests/e2e/cluster/build.sh        # prints the directory holding the binaries
@@ -8,6 +8,7 @@
 #   kube                      multi-call binary (see build/kube/main.go)
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl -> kube
 #   etcd                      the etcd server (no etcdctl: the cluster does not need it)
+#   pause                     the pod sandbox program (src/pause), static
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,7 +21,7 @@ export GOCACHE="${CACHE_ROOT}/go/cache"
 export GOPATH="${CACHE_ROOT}/go/path"
 # Never fetch a different Go toolchain: build with the one installed.
 export GOTOOLCHAIN=local
-export GOFLAGS="-buildvcs=false -mod=mod"
+export GOFLAGS="-buildvcs=false -mod=readonly"
 # Static binaries, as the upstream release builds them: no C toolchain needed.
 export CGO_ENABLED=0
 
@@ -29,7 +30,7 @@ RECIPE=2
 
 # The versions are read from the wrapper go.mod files: they are the only pins.
 module_version() {
-  awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m && $2 ~ /^v/ { print $2; exit }' "${HERE}/build/$1/go.mod"
+  awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m && $2 ~ /^v/ { print $2; exit }' "${HERE}/src/$1/go.mod"
 }
 k8s_version() { module_version kube k8s.io/kubernetes; }
 etcd_version() { module_version etcd go.etcd.io/etcd/server/v3; }
@@ -38,8 +39,8 @@ etcd_version() { module_version etcd go.etcd.io/etcd/server/v3; }
 # to go.mod/go.sum/main.go always produces a fresh build.
 bin_dir() {
   local sum
-  sum="$( (echo "recipe ${RECIPE}"; cd "${HERE}/build" && cat kube/go.mod kube/go.sum kube/main.go etcd/go.mod etcd/go.sum etcd/main.go) \
-          | sha256sum | cut -c1-12)"
+  sum="$( (echo "recipe ${RECIPE}"; cd "${HERE}/src" && cat kube/go.mod kube/go.sum kube/main.go \
+            etcd/go.mod etcd/go.sum etcd/main.go pause/go.mod pause/main.go) | sha256sum | cut -c1-12)"
   echo "${CACHE_ROOT}/bin/$(k8s_version)-etcd$(etcd_version)-${sum}"
 }
 
@@ -62,9 +63,10 @@ build() {
   done
 
   echo "building Kubernetes ${kv} (one multi-call binary) ..." >&2
-  (cd "${HERE}/build/kube" && go build -trimpath -ldflags "${ld}" -o "${tmp}/kube" .)
+  (cd "${HERE}/src/kube" && go build -trimpath -ldflags "${ld}" -o "${tmp}/kube" .)
   echo "building etcd $(etcd_version) ..." >&2
-  (cd "${HERE}/build/etcd" && go build -trimpath -ldflags "-s -w" -o "${tmp}/etcd" .)
+  (cd "${HERE}/src/etcd" && go build -trimpath -ldflags "-s -w" -o "${tmp}/etcd" .)
+  (cd "${HERE}/src/pause" && go build -trimpath -ldflags "-s -w" -o "${tmp}/pause" .)
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
     ln -s kube "${tmp}/${c}"
@@ -77,7 +79,7 @@ main() {
   command -v go >/dev/null || { echo "build.sh: Go is not installed (need Go >= 1.24 on PATH)" >&2; exit 1; }
   local out
   out="$(bin_dir)"
-  if [[ ! -x "${out}/kube" || ! -x "${out}/etcd" ]]; then
+  if [[ ! -x "${out}/kube" || ! -x "${out}/etcd" || ! -x "${out}/pause" ]]; then
     local start=${SECONDS}
     build "${out}"
     echo "built into ${out} in $((SECONDS - start))s" >&2

@@ -1,0 +1,3 @@
+module k8sq-render.test/e2e/pause
+
+go 1.24.0
