@@ -25,6 +25,8 @@ from .errors import ManifestError, MessageTooLargeError, Problem, ValuesError
 #: etcd refuses objects over ~1.5 MiB and the API server requests over 3 MiB; a Job
 #: also becomes pods of about the same size, so stay well below.
 MAX_MANIFEST_BYTES = 1024 * 1024
+#: Linux's limit for one argument or environment string, its NUL included (32 pages).
+MAX_ARG_STRLEN = 32 * 4096
 
 TemplateDirs = Sequence[str | os.PathLike[str]]
 
@@ -130,7 +132,8 @@ def plan(values: _values.Values, *, attempt: int = 1) -> list[JobPlan]:
     args = [k8s_literal(part) for part in queue["args"]] if "args" in queue else None
     classes = queue.get("priorityClasses", {})
 
-    plans, problems = [], []
+    plans: list[JobPlan] = []
+    problems = list(_exec_limits(queue, values.source))
     for spec in values.messages:
         envelope = encode(
             Message(id=spec.id, queue=name, timestamp=spec.timestamp, payload=spec.payload, attempt=attempt)
@@ -179,6 +182,20 @@ def plan(values: _values.Values, *, attempt: int = 1) -> list[JobPlan]:
     if problems:
         raise ValuesError(problems=problems)
     return plans
+
+
+def _exec_limits(queue: Mapping[str, Any], source: str | None) -> Iterator[Problem]:
+    """Environment strings and arguments Linux would refuse at exec (E2BIG)."""
+    strings = [(f"/queue/env/{k}", f"{k}={v}") for k, v in queue.get("env", {}).items()]
+    for field_name in ("command", "args"):
+        strings += [(f"/queue/{field_name}/{i}", arg) for i, arg in enumerate(queue.get(field_name, []))]
+    for where, text in strings:
+        size = len(text.encode("utf-8")) + 1
+        if size > MAX_ARG_STRLEN:
+            yield Problem(
+                where, f"is {size} bytes, over the {MAX_ARG_STRLEN} bytes Linux allows in one argument or "
+                "environment string (the container could never start)", file=source,
+            )
 
 
 def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
 import yaml
 from yaml.constructor import BaseConstructor, ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
+
+from ._numbers import plain_float
 
 try:  # libyaml's parser when available; the constructor is ours either way
     from yaml import CParser as _Parser
@@ -237,22 +238,6 @@ def quote(text: str) -> str:
     return quoted
 
 
-def number(value: float) -> str:
-    """Return a float in plain decimal notation (never ``1.2e+07``, always with a dot).
-
-    >>> number(12000000.0), number(1e-7), number(0.5)
-    ('12000000.0', '0.0000001', '0.5')
-    """
-    if not math.isfinite(value):
-        raise ValueError(f"{value!r} has no YAML or JSON representation that all parsers agree on")
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
-        if "." not in text:
-            text += ".0"
-    return text
-
-
 def scalar(value: Any) -> str:
     """Return the YAML text of one scalar value (string, number, boolean or null)."""
     if isinstance(value, str):
@@ -266,7 +251,7 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return number(value)
+        return plain_float(value)
     raise TypeError(f"cannot write a {type(value).__name__} into a manifest")
 
 

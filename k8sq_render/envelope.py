@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._numbers import plain_float
 from .errors import (
     EnvelopeFormatError,
     EnvelopeMissingError,
@@ -68,19 +69,41 @@ def encode(message: Message) -> str:
     >>> encode(Message(id="m1", queue="mail", timestamp=None, payload={"to": "a@b"}))
     '{"v":1,"id":"m1","queue":"mail","timestamp":null,"attempt":1,"payload":{"to":"a@b"}}'
     """
-    return json.dumps(
-        {
-            "v": VERSION,
-            "id": message.id,
-            "queue": message.queue,
-            "timestamp": message.timestamp,
-            "attempt": message.attempt,
-            "payload": message.payload,
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-        allow_nan=False,
-    )
+    document = {
+        "v": VERSION,
+        "id": message.id,
+        "queue": message.queue,
+        "timestamp": message.timestamp,
+        "attempt": message.attempt,
+        "payload": message.payload,
+    }
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # json writes large and small floats with an exponent (1e+16), which integer-typed
+    # readers refuse; the rare payload with such a float is written the slow, plain way.
+    if "e" in text and _has_exponent_float(message.payload):
+        text = _plain_json(document)
+    return text
+
+
+def _has_exponent_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return "e" in repr(value)
+    if isinstance(value, dict):
+        return any(_has_exponent_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_exponent_float(item) for item in value)
+    return False
+
+
+def _plain_json(value: Any) -> str:
+    if isinstance(value, dict):
+        items = (json.dumps(key, ensure_ascii=False) + ":" + _plain_json(item) for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_plain_json(item) for item in value) + "]"
+    if isinstance(value, float):
+        return plain_float(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def decode(text: str) -> Message:

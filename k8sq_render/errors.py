@@ -171,3 +171,152 @@ class EnvelopeShapeError(EnvelopeError):
 
 class EnvelopeVersionError(EnvelopeError):
     """The envelope was written by a newer (or unknown) envelope format."""
+
+
+class KubeconfigError(UserError):
+    """No usable cluster configuration: the kubeconfig is missing or broken, or the context unknown."""
+
+    def __init__(self, *, message: str, path: str | None = None, context: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.context = context
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or "kubeconfig"
+        if self.context:
+            where += f" (context {self.context!r})"
+        return f"{where}: {self.message}"
+
+
+class ClusterError(K8sqError):
+    """Talking to the Kubernetes API failed; the subclasses say how."""
+
+
+class ClusterUnreachable(ClusterError):
+    """The API server could not be reached, or kept failing, within the retry budget."""
+
+    def __init__(self, *, host: str, attempts: int, message: str) -> None:
+        self.host = host
+        self.attempts = attempts
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        tries = "1 attempt" if self.attempts == 1 else f"{self.attempts} attempts"
+        return f"{self.host}: no answer after {tries}: {self.message}"
+
+
+class ApiError(ClusterError):
+    """The API server refused a request; carries its status code and its own message.
+
+    Attributes:
+        verb: What was asked (``create``, ``get``, ``list``, ``watch``, ``delete``).
+        resource: The resource, as RBAC names it (``jobs``, ``priorityclasses``).
+        status: The HTTP status code (0 when the request never got an answer).
+        message: The API server's message (``Status.message``), or the HTTP reason.
+        reason: The API server's machine-readable reason (``Invalid``, ``Forbidden``), if any.
+        name: The object's name, when the request was about one object.
+        namespace: The namespace, for namespaced resources.
+    """
+
+    def __init__(
+        self,
+        *,
+        verb: str,
+        resource: str,
+        status: int,
+        message: str,
+        reason: str = "",
+        name: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        self.verb = verb
+        self.resource = resource
+        self.status = status
+        self.message = " ".join(message.split())
+        self.reason = reason
+        self.name = name
+        self.namespace = namespace
+        super().__init__(str(self))
+
+    def _target(self) -> str:
+        target = f"{self.verb} {self.resource}"
+        if self.name:
+            target += f"/{self.name}"
+        if self.namespace:
+            target += f" in namespace {self.namespace}"
+        return target
+
+    def __str__(self) -> str:
+        code = f"{self.status} {self.reason}".rstrip()
+        return f"{self._target()}: {code}: {self.message}"
+
+
+class PermissionDenied(ApiError):
+    """403: the credentials in use may not do this (see ``deploy/rbac.yaml``)."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self._target()}: permission denied: {self.message} "
+            f"(grant '{self.verb}' on '{self.resource}'; deploy/rbac.yaml has the Role the submitter needs)"
+        )
+
+
+class NotFound(ApiError):
+    """404: the object (or its namespace) does not exist."""
+
+
+class Gone(ApiError):
+    """410: a list continue token or watch resource version has expired."""
+
+
+class ConflictError(ApiError):
+    """409: the object exists already, or changed under us.
+
+    When a Job of the same name belongs to another message, ``message_id`` is the
+    message we tried to submit and ``existing_id`` the one the Job runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        verb: str,
+        resource: str,
+        message: str,
+        name: str | None = None,
+        namespace: str | None = None,
+        reason: str = "Conflict",
+        message_id: str | None = None,
+        existing_id: str | None = None,
+    ) -> None:
+        self.message_id = message_id
+        self.existing_id = existing_id
+        super().__init__(
+            verb=verb, resource=resource, status=409, message=message, reason=reason, name=name, namespace=namespace
+        )
+
+    def __str__(self) -> str:
+        if self.message_id is None:
+            return super().__str__()
+        return (
+            f"{self._target()}: a Job of this name already exists for message {self.existing_id!r}, "
+            f"not for message {self.message_id!r}"
+        )
+
+
+class PriorityClassMissing(UserError):
+    """A message names a PriorityClass the cluster does not have: its pods could never start."""
+
+    def __init__(self, *, name: str, job: str, where: str | None = None) -> None:
+        self.name = name
+        self.job = job
+        self.where = where
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        origin = f"{self.where}: " if self.where else ""
+        return (
+            f"{origin}PriorityClass {self.name!r} does not exist in the cluster; priority admission would refuse "
+            f"every pod of Job {self.job}, so it was not created"
+        )

@@ -130,18 +130,37 @@ our_pid() {
   fi
 }
 
-# stop NAME: SIGTERM, then SIGKILL after a grace period.
-stop() {
-  local name="$1" pid i
-  pid="$(our_pid "${name}")"
-  [[ -n "${pid}" ]] || { rm -f "${STATE}/pids/${name}"; return 0; }
-  kill -TERM "${pid}" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "${pid}" 2>/dev/null || break
-    sleep 0.1
+# any_alive PID...: true while one of them runs. A zombie counts as gone: when
+# `up` fails, the components are still children of this shell.
+any_alive() {
+  local pid state
+  for pid in "$@"; do
+    state="$(awk '{print $3}' "/proc/${pid}/stat" 2>/dev/null || true)"
+    [[ -z "${state}" || "${state}" == Z ]] || return 0
   done
-  kill -KILL "${pid}" 2>/dev/null || true
-  rm -f "${STATE}/pids/${name}"
+  return 1
+}
+
+# stop NAME...: SIGTERM to each, then SIGKILL to any still alive a second later.
+# A short grace is enough: every byte of state is deleted right after, and a
+# graceful apiserver/etcd shutdown takes several seconds for nothing.
+stop() {
+  local name pid pids=() i
+  for name in "$@"; do
+    pid="$(our_pid "${name}")"
+    [[ -z "${pid}" ]] || pids+=("${pid}")
+  done
+  if ((${#pids[@]})); then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for ((i = 0; i < 10; i++)); do
+      any_alive "${pids[@]}" || break
+      sleep 0.1
+    done
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
+  for name in "$@"; do
+    rm -f "${STATE}/pids/${name}"
+  done
 }
 
 CTR() { ctr --address "${CONTAINERD_SOCK}" -n k8s.io "$@"; }
@@ -170,6 +189,11 @@ check_alive() {
 # fail MESSAGE: show every component's log tail, tear down, exit non-zero.
 fail() {
   log "ERROR: $*"
+  if [[ -n "${IMAGES_JOB:-}" ]]; then
+    # The image build still running in the background (our own child).
+    pkill -TERM -P "${IMAGES_JOB}" 2>/dev/null || true
+    kill -TERM "${IMAGES_JOB}" 2>/dev/null || true
+  fi
   local f
   for f in "${STATE}"/logs/*.log; do
     [[ -f "${f}" ]] || continue
@@ -430,7 +454,7 @@ up() {
     import_images "${BIN}/pause"
     touch "${STATE}/images.ok"
   ) >"${STATE}/logs/images.log" 2>&1 &
-  local images_job=$!
+  IMAGES_JOB=$!
 
   wait_for "etcd" curl -fsS "http://127.0.0.1:${ETCD_CLIENT_PORT}/health"
   start_apiserver
@@ -438,7 +462,8 @@ up() {
   start_controller_manager
   start_scheduler
 
-  wait "${images_job}" || true
+  wait "${IMAGES_JOB}" || true
+  IMAGES_JOB=""
   [[ -f "${STATE}/images.ok" ]] || fail "building or importing the images failed (see ${STATE}/logs/images.log)"
   wait_for "the pause and worker images in containerd" images_present
 
@@ -492,6 +517,25 @@ remove_cgroups() {
   done
 }
 
+# remove_iptables_chains: the chains the kubelet adds on start (it has no
+# setting to leave iptables alone), with the jumps into them.
+remove_iptables_chains() {
+  local cmd table chain builtin
+  for cmd in iptables ip6tables; do
+    command -v "${cmd}" >/dev/null || continue
+    for table in filter nat mangle; do
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "${cmd}" -w -t "${table}" -n -L "${chain}" >/dev/null 2>&1 || continue
+        for builtin in INPUT OUTPUT FORWARD PREROUTING POSTROUTING; do
+          while "${cmd}" -w -t "${table}" -D "${builtin}" -j "${chain}" 2>/dev/null; do :; done
+        done
+        "${cmd}" -w -t "${table}" -F "${chain}" 2>/dev/null || true
+        "${cmd}" -w -t "${table}" -X "${chain}" 2>/dev/null || true
+      done
+    done
+  done
+}
+
 restore_kernel_tunables() {
   [[ -f "${STATE}/kernel-tunables" ]] || return 0
   local t v
@@ -506,16 +550,15 @@ down() {
   # Kubelet first, so nothing restarts pods while they are stopped.
   stop kubelet
   kill_pods
-  local name
-  for name in "${COMPONENTS[@]}"; do
-    stop "${name}"
-  done
+  stop "${COMPONENTS[@]}"
   kill_shims
   unmount_under "${STATE}"
   if ip link show "${BRIDGE}" >/dev/null 2>&1; then
     ip link delete "${BRIDGE}" || true
   fi
   remove_cgroups
+  # Only a kubelet we started leaves these behind.
+  [[ ! -f "${STATE}/kernel-tunables" ]] || remove_iptables_chains
   restore_kernel_tunables
   rm -rf "${STATE}" 2>/dev/null || { sleep 1; unmount_under "${STATE}"; rm -rf "${STATE}"; }
   log "cluster is down ($((SECONDS - start_time))s)"
@@ -534,6 +577,9 @@ status() {
 }
 
 main() {
+  # One cluster per machine (fixed ports, one bridge): serialize up/down.
+  exec 9>"${STATE%/}.lock"
+  flock -n 9 || die "another cluster.sh up/down is running (lock ${STATE%/}.lock)"
   case "${1:-}" in
     up) up ;;
     down) down ;;

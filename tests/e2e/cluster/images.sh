@@ -42,7 +42,9 @@ worker_base_layout() {
   fi
   local tmp="${CACHE_ROOT}/tmp/worker-base.$$" start=${SECONDS}
   log "building the worker base image (debootstrap ${WORKER_BASE_VERSION}, once per machine) ..."
-  rm -rf "${dir}" "${tmp}"
+  # Leftovers of an interrupted build (cluster.sh holds a lock, so none is running).
+  unmount_under "${CACHE_ROOT}/tmp"
+  rm -rf "${dir}" "${CACHE_ROOT}/tmp"/worker-base.*
   mkdir -p "${tmp}"
   if ! debootstrap --variant=minbase --include="${WORKER_BASE_PACKAGES}" bookworm "${tmp}/rootfs" "$(debian_mirror)" \
       >"${tmp}.debootstrap.log" 2>&1; then

@@ -26,11 +26,12 @@ def _field(msg, name, default=None):
 def read_message():
     try:
         from k8sq_render import envelope
-    except ImportError:
-        envelope = None
-    if envelope is not None and hasattr(envelope, "read"):
-        return envelope.read()
-    return json.loads(os.environ["K8SQ_MESSAGE"])
+    except ImportError as exc:
+        # stderr, so stdout keeps its one-line contract.
+        print(f"k8sq-worker: k8sq_render.envelope not importable ({exc}); parsing K8SQ_MESSAGE as JSON",
+              file=sys.stderr)
+        return json.loads(os.environ["K8SQ_MESSAGE"])
+    return envelope.read()
 
 
 def summary(msg):

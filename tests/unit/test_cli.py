@@ -1,0 +1,122 @@
+"""The k8sq command: exit codes, one line per problem, no tracebacks, atomic output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from k8sq_render._cli import main
+
+from ..conftest import EXAMPLES
+
+CASES = Path(__file__).parent / "cases"
+
+
+def k8sq(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "k8sq_render", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_render_prints_a_yaml_stream(capsys) -> None:
+    assert main(["render", str(EXAMPLES / "priority.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("---\n") == 3
+    assert out.startswith('---\napiVersion: "batch/v1"\nkind: "Job"\n')
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.glob("*.yaml")))
+def test_bad_inputs_exit_1_without_traceback(case: str) -> None:
+    result = k8sq("render", str(CASES / case))
+    if result.returncode == 0:
+        assert result.stdout.startswith("---\n") and result.stderr == ""
+    else:
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert all(line.startswith("error: ") for line in result.stderr.splitlines())
+
+
+def test_validate_reports_every_problem_with_file_and_path() -> None:
+    result = k8sq("validate", str(CASES / "many-errors.yaml"), str(CASES / "env-number.yaml"))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    many, env = str(CASES / "many-errors.yaml"), str(CASES / "env-number.yaml")
+    assert lines[0] == f"error: {env}, {many}: 4 problems in the values"
+    assert [line.split(": ")[2] for line in lines[1:]] == [
+        "/message/priority", "/queue/backoffLimit", "/queue/image", "/queue/env/MAX_DAYS",
+    ]
+
+
+def test_validate_ok() -> None:
+    result = k8sq("validate", *(str(p) for p in sorted(EXAMPLES.glob("*.yaml"))))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("6 values file(s) valid")
+
+
+def test_usage_errors_exit_2() -> None:
+    assert k8sq("render").returncode == 2
+    result = k8sq("render", str(EXAMPLES / "minimal.yaml"), "--check")
+    assert result.returncode == 2
+    assert "--kustomize and --check need -o DIR" in result.stderr
+
+
+def test_render_to_dir_then_check(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    example = str(EXAMPLES / "many-messages.yaml")
+    result = k8sq("render", example, "-o", str(out), "--kustomize")
+    assert result.returncode == 0, result.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 25 and "kustomization.yaml" in files
+    assert k8sq("render", example, "-o", str(out), "--kustomize", "--check").returncode == 0
+    # Same values, same bytes: a second render changes nothing.
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    assert k8sq("render", example, "-o", str(out), "--kustomize").returncode == 0
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()} == before
+
+
+def test_check_lists_every_difference(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    minimal, priority = str(EXAMPLES / "minimal.yaml"), str(EXAMPLES / "priority.yaml")
+    assert k8sq("render", priority, "-o", str(out)).returncode == 0
+    first = sorted(out.iterdir())[0]
+    first.write_text(first.read_text() + "# edited\n")
+    (out / "notes.txt").write_text("not ours\n")
+    result = k8sq("render", minimal, "-o", str(out), "--check")
+    assert result.returncode == 1
+    changes = sorted(line.rsplit(": ", 1)[1] for line in result.stderr.splitlines())
+    assert changes == ["missing", "stale", "stale", "stale"]
+    # Writing fixes it; the file that is not ours is left alone.
+    assert k8sq("render", minimal, "-o", str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["emails-welcome-42-pvc325nt.yaml", "notes.txt"]
+    assert k8sq("render", minimal, "-o", str(out), "--check").returncode == 0
+
+
+def test_output_dir_is_untouched_when_any_message_fails(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    good = EXAMPLES / "priority.yaml"
+    assert k8sq("render", str(good), "-o", str(out)).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("id: adhoc", "id: adhoc\n    priority: unknown"))
+    result = k8sq("render", str(bad), "-o", str(out))
+    assert result.returncode == 1
+    assert "/messages/2/priority: unknown priority 'unknown'" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "jobs"]  # no staging left behind
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", str(blocker / "jobs"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {blocker / 'jobs'}: cannot create the output directory")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_values_file(tmp_path: Path) -> None:
+    result = k8sq("render", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == f"error: {tmp_path}: 1 problem in the values\nerror: {tmp_path}: /: cannot read: Is a directory\n"

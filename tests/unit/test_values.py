@@ -1,0 +1,135 @@
+"""Validation: every problem reported, each with its JSON path; defaults from the schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from k8sq_render import _values, errors
+
+BASE = "version: v1\nqueue:\n  name: q\n  image: img:1\n"
+
+
+def problems(text: str, values_file) -> list[str]:
+    with pytest.raises(errors.ValuesError) as caught:
+        _values.load(values_file(text))
+    return [f"{p.path}: {p.message}" for p in caught.value.problems]
+
+
+def test_defaults_come_from_the_schema(values_file) -> None:
+    values = _values.load(values_file(BASE + "message: {}\n"))
+    assert values.queue["namespace"] == "default"
+    assert values.queue["backoffLimit"] == 0
+    assert values.queue["ttlSecondsAfterFinished"] == 86400
+    assert values.messages[0].payload == {}
+    assert values.messages[0].timestamp is None
+
+
+def test_every_error_is_reported_with_its_path(values_file) -> None:
+    text = (
+        "version: v1\nqueue:\n  name: q\n  namespace: Not_A_Namespace\n  backoffLimit: -1\n"
+        "  env: {PORT: 8080, 'bad name': x}\n  extra: 1\n  imagePullPolicy: Sometimes\n"
+        "messages:\n  - {payload: [], priority: high}\n  - {id: 5, timestamp: yes}\n"
+    )
+    found = problems(text, values_file)
+    assert found == [
+        "/messages/0/payload: expected object, got a list",
+        "/messages/0/priority: unknown priority 'high' (known: none: /queue/priorityClasses is empty or missing)",
+        "/messages/1/id: expected string, got a number; quote it in the values file to keep it as text: \"5\"",
+        "/messages/1/timestamp: expected integer, got a string",
+        "/messages/1/timestamp: plain value yes is read differently by YAML 1.1 and YAML 1.2 (as a boolean, "
+        "an octal or hex number, ...); write it in quotes: \"yes\"",
+        "/queue/backoffLimit: -1 is less than the minimum of 0",
+        "/queue/env/PORT: expected string, got a number; quote it in the values file to keep it as text: \"8080\"",
+        "/queue/env/bad name: key \"bad name\" is not an environment variable name (letters, digits, '_', '-', '.'; "
+        "not starting with a digit)",
+        "/queue/extra: unknown key (allowed here: activeDeadlineSeconds, annotations, args, backoffLimit, command, env, "
+        "image, imagePullPolicy, labels, name, namespace, nodeSelector, priorityClasses, resources, "
+        "serviceAccountName, tolerations, ttlSecondsAfterFinished)",
+        "/queue/image: is required",
+        "/queue/imagePullPolicy: \"Sometimes\" is not one of \"Always\", \"IfNotPresent\", \"Never\"",
+        "/queue/namespace: \"Not_A_Namespace\" is not a DNS-1123 label (lowercase letters, digits and '-', "
+        "at most 63 characters)",
+    ]
+
+
+def test_error_text_names_file_and_line(values_file) -> None:
+    path = values_file(BASE + "  env: {A: on}\nmessage: {}\n")
+    with pytest.raises(errors.ValuesError) as caught:
+        _values.load(path)
+    lines = caught.value.lines()
+    assert lines[0] == f"{path}: 1 problem in the values"
+    assert lines[1].startswith(f"{path}:5: /queue/env/A: plain value on is read differently")
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        ("", ": give exactly one of 'message' or 'messages' (found neither)"),
+        ("message: {}\nmessages: [{}]\n", ": give exactly one of 'message' or 'messages' (found both)"),
+        ("  env: {K8SQ_MESSAGE: x}\nmessage: {}\n", "/queue/env/K8SQ_MESSAGE: this name is reserved for the message envelope"),
+        ("  labels: {k8sq.io/queue: x}\nmessage: {}\n", "/queue/labels/k8sq.io~1queue: this key is set by k8sq-render itself"),
+        ("  annotations: {app.kubernetes.io/managed-by: me}\nmessage: {}\n",
+         "/queue/annotations/app.kubernetes.io~1managed-by: this key is set by k8sq-render itself"),
+        ("messages: [{id: a}, {id: a}]\n", "/messages/1: same id 'a' as /messages/0; give each message its own id"),
+        ("messages: [{payload: {x: 1}}, {payload: {x: 1}}]\n",
+         "/messages/1: same content (the id derived from it) as /messages/0; give each message its own id"),
+    ],
+)
+def test_rules_beyond_the_schema(values_file, tail: str, expected: str) -> None:
+    assert problems(BASE + tail, values_file) == [expected]
+
+
+def test_unknown_version_lists_versions(values_file) -> None:
+    with pytest.raises(errors.UnknownVersionError) as caught:
+        _values.load(values_file("version: v9\nqueue: {}\n"))
+    assert str(caught.value).endswith("/version: unknown version 'v9'; versions that exist: v1")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("v.json", '{"version": "v1", "a": 1, "a": 2}', "invalid JSON: duplicate key 'a'"),
+        ("v.json", '{"version": "v1", "x": NaN}', "invalid JSON: NaN is not a JSON number"),
+        ("v.json", '{"version": ', "invalid JSON: Expecting value"),
+        ("v.yaml", "version: v1\nversion: v1\n", "invalid YAML: duplicate key 'version'"),
+        ("v.yaml", "- just\n- a list\n", "a values document must be a mapping"),
+    ],
+)
+def test_unreadable_documents(values_file, name: str, text: str, expected: str) -> None:
+    with pytest.raises(errors.ValuesError) as caught:
+        _values.load(values_file(text, name))
+    assert caught.value.problems[0].message == expected
+
+
+def test_missing_file_and_bad_encoding(tmp_path) -> None:
+    with pytest.raises(errors.ValuesError, match="file not found"):
+        _values.load(tmp_path / "nope.yaml")
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(b"version: v1\nqueue: {name: caf\xe9}\n")
+    with pytest.raises(errors.ValuesError, match="not UTF-8"):
+        _values.load(bad)
+
+
+def test_json_values_are_equivalent(values_file) -> None:
+    text = '{"version": "v1", "queue": {"name": "q", "image": "img:1", "env": {"A": "yes"}}, "message": {"id": "1"}}'
+    values = _values.load(values_file(text, "v.json"))
+    assert values.queue["env"] == {"A": "yes"}
+
+
+def test_json_non_finite_and_surrogates_are_refused(values_file) -> None:
+    text = '{"version": "v1", "queue": {"name": "q\\ud800", "image": "i"}, "message": {"payload": {"x": 1e999}}}'
+    found = problems(text, lambda t: values_file(t, "v.json"))
+    assert found == [
+        "/message/payload/x: inf is not a finite number",
+        "/queue/name: contains an unpaired UTF-16 surrogate, which is not valid Unicode",
+    ]
+
+
+def test_alias_bombs_are_refused_quickly(values_file) -> None:
+    lines = ["version: v1", "queue: {name: q, image: i}", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    lines.append("message: {payload: {bomb: *a9}}")
+    with pytest.raises(errors.ValuesError) as caught:
+        _values.load(values_file("\n".join(lines) + "\n"))
+    assert "more than 1000000 values" in caught.value.problems[0].message
