@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make test` is the README's test command.
-.PHONY: install test cluster-up cluster-down
+.PHONY: install test unit lint bench cluster-up cluster-down
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,6 +8,23 @@ install:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
+
+# Everything: unit, snapshot and e2e tests. Brings a local cluster up (and down again,
+# whatever the tests do) unless KUBECONFIG already points at one.
+test: install
+	bash scripts/test.sh
+
+# Unit and snapshot tests only (no cluster).
+unit: install
+	$(VENV)/bin/pytest -m "not e2e"
+
+lint:
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/ruff check k8sq_render tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: install
+	bash benchmarks/run.sh
 
 cluster-up:
 	bash tests/e2e/cluster/cluster.sh up
