@@ -12,7 +12,7 @@ install:
 # Everything: unit, snapshot and e2e tests. Brings a local cluster up (and down again,
 # whatever the tests do) unless KUBECONFIG already points at one.
 test: install
-	bash scripts/test.sh
+	bash tests/run.sh
 
 # Unit and snapshot tests only (no cluster).
 unit: install

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, snapshot and e2e. Called by `make test` (after install).
+# The whole test suite: unit, snapshot and e2e. Called by `make test` (after install); arguments go to pytest.
 #
 # When KUBECONFIG is set, the e2e tests run against that cluster. Otherwise this script
 # builds (cached) and starts the local single-node cluster of tests/e2e/cluster/, and
