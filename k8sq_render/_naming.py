@@ -142,3 +142,28 @@ def content_id(payload: Mapping[str, Any], timestamp: int | None, priority: str 
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+#: Labels the API server and the Job controller add to a Job and its pod template
+#: (``spec.template.metadata.labels``); a Job built from another Job's spec must drop
+#: them, or its pods would match the old Job's selector.
+SERVER_LABELS = ("controller-uid", "job-name")
+SERVER_LABEL_PREFIX = "batch.kubernetes.io/"
+
+
+def is_server_label(key: str) -> bool:
+    """Return True for labels the Job controller sets from the Job's uid and name.
+
+    >>> is_server_label("batch.kubernetes.io/controller-uid"), is_server_label(QUEUE_LABEL)
+    (True, False)
+    """
+    return key in SERVER_LABELS or key.startswith(SERVER_LABEL_PREFIX)
+
+
+def name_selector(name: str) -> str:
+    """Return the field selector for one object by name (watches select this way).
+
+    >>> name_selector("emails-welcome-42-pvc325nt")
+    'metadata.name=emails-welcome-42-pvc325nt'
+    """
+    return f"metadata.name={name}"
