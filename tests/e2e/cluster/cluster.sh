@@ -114,7 +114,8 @@ preflight() {
 start() {
   local name="$1"
   shift
-  setsid "$@" </dev/null >"${STATE}/logs/${name}.log" 2>&1 &
+  # 9>&-: the component must not inherit (and so hold) our lock.
+  setsid "$@" </dev/null >"${STATE}/logs/${name}.log" 2>&1 9>&- &
   echo $! > "${STATE}/pids/${name}"
 }
 
@@ -498,13 +499,29 @@ kill_pods() {
 }
 
 # kill_shims: containerd-shim processes serving our containerd (they name its
-# socket on their command line) that outlived it.
+# socket on their command line) that outlived it, e.g. after a crash.
 kill_shims() {
-  local pid
-  for pid in $(pgrep -x containerd-shim-runc-v2 2>/dev/null || true); do
-    if tr '\0' ' ' < "/proc/${pid}/cmdline" 2>/dev/null | grep -qF -- "-address ${CONTAINERD_SOCK}"; then
-      kill -KILL "${pid}" 2>/dev/null || true
-    fi
+  local f pid args
+  for f in /proc/[0-9]*/cmdline; do
+    args="$(tr '\0' ' ' < "${f}" 2>/dev/null || true)"
+    [[ "${args}" == *containerd-shim-runc-v2*" -address ${CONTAINERD_SOCK} "* ]] || continue
+    pid="${f#/proc/}"
+    kill -KILL "${pid%/cmdline}" 2>/dev/null || true
+  done
+}
+
+# kill_pod_processes: whatever still runs in the kubepods cgroups our kubelet
+# made (containers whose shim died do not die with it).
+kill_pod_processes() {
+  local root="/sys/fs/cgroup/pids/kubepods" procs i
+  [[ -d "${root}" ]] || root="/sys/fs/cgroup/memory/kubepods"
+  [[ -d "${root}" ]] || return 0
+  for ((i = 0; i < 20; i++)); do
+    procs="$(find "${root}" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+    [[ -n "${procs}" ]] || return 0
+    # shellcheck disable=SC2086 # one pid per word
+    kill -KILL ${procs} 2>/dev/null || true
+    sleep 0.1
   done
 }
 
@@ -552,6 +569,7 @@ down() {
   kill_pods
   stop "${COMPONENTS[@]}"
   kill_shims
+  kill_pod_processes
   unmount_under "${STATE}"
   if ip link show "${BRIDGE}" >/dev/null 2>&1; then
     ip link delete "${BRIDGE}" || true
@@ -576,13 +594,16 @@ status() {
   fi
 }
 
-main() {
-  # One cluster per machine (fixed ports, one bridge): serialize up/down.
+# lock: one cluster per machine (fixed ports, one bridge), so up/down never overlap.
+lock() {
   exec 9>"${STATE%/}.lock"
   flock -n 9 || die "another cluster.sh up/down is running (lock ${STATE%/}.lock)"
+}
+
+main() {
   case "${1:-}" in
-    up) up ;;
-    down) down ;;
+    up) lock; up ;;
+    down) lock; down ;;
     env) echo "export KUBECONFIG=${STATE}/kubeconfig" ;;
     status) status ;;
     *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
