@@ -70,12 +70,13 @@ def _cut(text: str, length: int, trailing: str) -> str:
     return text[:length].rstrip(trailing) if length > 0 else ""
 
 
-def job_name(queue: str, message_id: str, attempt: int = 1) -> str:
+def job_name(queue: str, message_id: str, attempt: int = 1, variant: str = "") -> str:
     """Return the Job name for one attempt of a message: ``<queue>-<id>[-r<attempt>]-<hash>``.
 
     Always a DNS-1123 label of at most 63 characters, the same for the same input, and
     different for different ``(queue, message_id, attempt)``: the readable part is cut
-    to fit (at most 20 characters of the id), the hash keeps it unique.
+    to fit (at most 20 characters of the id), the hash keeps it unique. ``variant``
+    (GitOps output passes a digest of the Job spec) goes into the hash only.
 
     >>> job_name("emails", "welcome-42")
     'emails-welcome-42-pvc325nt'
@@ -84,7 +85,7 @@ def job_name(queue: str, message_id: str, attempt: int = 1) -> str:
     >>> len(job_name("q" * 100, "x" * 100))
     63
     """
-    digest = short_hash(queue, message_id, str(attempt))
+    digest = short_hash(queue, message_id, str(attempt), *([variant] if variant else []))
     tail = (f"-r{attempt}" if attempt > 1 else "") + "-" + digest
     room = MAX_NAME - len(tail)
     msg = _cut(_dns_part(message_id), 20, "-")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import jinja2
 
 from . import _naming, _schema, _templates, _values, _yaml
 from .envelope import ENV_VAR, MAX_ENV_BYTES, Message, encode
-from .errors import ManifestError, MessageTooLargeError, Problem, ValuesError
+from .errors import K8sqWarning, ManifestError, MessageTooLargeError, Problem, ValuesError
 
 #: etcd refuses objects over ~1.5 MiB and the API server requests over 3 MiB; a Job
 #: also becomes pods of about the same size, so stay well below.
@@ -29,6 +30,29 @@ MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_ARG_STRLEN = 32 * 4096
 
 TemplateDirs = Sequence[str | os.PathLike[str]]
+
+ARGOCD_HOOKS = ("PreSync", "Sync", "PostSync", "SyncFail")
+
+
+@dataclass(frozen=True)
+class GitOps:
+    """Output meant to be committed and applied by Argo CD or Flux.
+
+    * A digest of the Job spec is part of each Job name: a changed Job is a new
+      object, never an update the API server refuses (``spec.template`` is immutable).
+    * ``ttlSecondsAfterFinished`` is left out: a Job deleted by its TTL would show as
+      missing and be created again on the next sync.
+
+    Attributes:
+        argocd_hook: When set (``PreSync``, ``Sync``, ``PostSync``, ``SyncFail``), the Jobs
+            become Argo CD hooks of that phase, replaced at each sync.
+    """
+
+    argocd_hook: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.argocd_hook is not None and self.argocd_hook not in ARGOCD_HOOKS:
+            raise ValueError(f"argocd_hook must be one of {', '.join(ARGOCD_HOOKS)}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,7 @@ class JobPlan:
     command: list[str] | None
     args: list[str] | None
     source: str | None
+    gitops: GitOps | None = None
 
     @property
     def where(self) -> str:
@@ -115,14 +140,28 @@ def k8s_literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def plan(values: _values.Values, *, attempt: int = 1) -> list[JobPlan]:
-    """Plan one Job per message of ``values``.
+def plan(values: _values.Values, *, attempt: int = 1, gitops: GitOps | None = None) -> list[JobPlan]:
+    """Plan one Job per message of ``values`` (see :class:`GitOps` for what it changes).
 
     Raises:
         ValuesError: a message's envelope is over the size Linux allows for one
             environment string (every such message is listed).
     """
     queue = values.queue
+    extra_annotations: dict[str, str] = {}
+    if gitops is not None:
+        queue = {k: v for k, v in queue.items() if k != "ttlSecondsAfterFinished"}
+        warnings.warn(
+            "GitOps output leaves out ttlSecondsAfterFinished: a Job deleted by its TTL would show as "
+            "missing and be created again at the next sync",
+            K8sqWarning,
+            stacklevel=2,
+        )
+        if gitops.argocd_hook:
+            extra_annotations = {
+                "argocd.argoproj.io/hook": gitops.argocd_hook,
+                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+            }
     name = queue["name"]
     user_labels = dict(queue.get("labels", {}))
     user_annotations = dict(queue.get("annotations", {}))
@@ -168,7 +207,7 @@ def plan(values: _values.Values, *, attempt: int = 1) -> list[JobPlan]:
                 name=_naming.job_name(name, spec.id, attempt),
                 namespace=queue["namespace"],
                 labels=labels,
-                annotations={**annotations, **user_annotations},
+                annotations={**annotations, **extra_annotations, **user_annotations},
                 pod_labels=labels,
                 pod_annotations=user_annotations,
                 priority_class=classes[spec.priority] if spec.priority is not None else None,
@@ -177,6 +216,7 @@ def plan(values: _values.Values, *, attempt: int = 1) -> list[JobPlan]:
                 command=command,
                 args=args,
                 source=values.source,
+                gitops=gitops,
             )
         )
     if problems:
@@ -224,7 +264,12 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
     size = len(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
     if size > MAX_MANIFEST_BYTES:
         raise MessageTooLargeError(where=job.where, size=size, limit=MAX_MANIFEST_BYTES, what="the rendered Job")
-    return Manifest(name=job.name, namespace=job.namespace, message_id=job.message.id, obj=obj, text=_yaml.dump(obj))
+    name = job.name
+    if job.gitops is not None:
+        spec = json.dumps(obj["spec"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        name = _naming.job_name(job.queue["name"], job.message.id, job.attempt, variant=spec)
+        obj["metadata"]["name"] = name
+    return Manifest(name=name, namespace=job.namespace, message_id=job.message.id, obj=obj, text=_yaml.dump(obj))
 
 
 def _plan_kept(job: JobPlan, obj: dict[str, Any]) -> list[Problem]:
@@ -249,13 +294,20 @@ def _plan_kept(job: JobPlan, obj: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def render_values(values: _values.Values, *, template_dirs: TemplateDirs = (), attempt: int = 1) -> list[Manifest]:
+def render_values(
+    values: _values.Values, *, template_dirs: TemplateDirs = (), attempt: int = 1, gitops: GitOps | None = None
+) -> list[Manifest]:
     """Render every message of validated values (see :func:`render`)."""
     template = _templates.job_template(values.version, template_dirs)
-    return [render_plan(job, template) for job in plan(values, attempt=attempt)]
+    return [render_plan(job, template) for job in plan(values, attempt=attempt, gitops=gitops)]
 
 
-def render(sources: Iterable[str | Path | _values.Values] | str | Path | _values.Values, *, template_dirs: TemplateDirs = ()) -> list[Manifest]:
+def render(
+    sources: Iterable[str | Path | _values.Values] | str | Path | _values.Values,
+    *,
+    template_dirs: TemplateDirs = (),
+    gitops: GitOps | None = None,
+) -> list[Manifest]:
     """Render values files (or validated :class:`Values`) into Job manifests.
 
     All sources are loaded and validated before anything is rendered, and every
@@ -264,6 +316,7 @@ def render(sources: Iterable[str | Path | _values.Values] | str | Path | _values
     Args:
         sources: One or more values files or :class:`Values`.
         template_dirs: Directories searched before the packaged templates.
+        gitops: Render for Argo CD / Flux (see :class:`GitOps`); ``None`` for plain Jobs.
 
     Returns:
         One manifest per message, in file and document order.
@@ -276,7 +329,7 @@ def render(sources: Iterable[str | Path | _values.Values] | str | Path | _values
     if isinstance(sources, (str, Path, _values.Values)):
         sources = [sources]
     loaded = list(_load_all(sources))
-    manifests = [m for values in loaded for m in render_values(values, template_dirs=template_dirs)]
+    manifests = [m for values in loaded for m in render_values(values, template_dirs=template_dirs, gitops=gitops)]
     _check_unique(manifests)
     return manifests
 

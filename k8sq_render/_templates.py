@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import _yaml
@@ -62,25 +63,36 @@ class SearchPathLoader(jinja2.BaseLoader):
         raise TemplateNotFoundError(name=template, searched=[str(r) for r in roots])
 
 
-def _finalize(value: Any) -> str:
-    if isinstance(value, jinja2.Undefined):  # pragma: no cover - StrictUndefined raises first
-        raise jinja2.UndefinedError("undefined value")
-    return _yaml.flow(value)
+def _finalize(value: Any) -> markupsafe.Markup:
+    # Template text (block and macro output, super()) arrives as Markup and is already
+    # YAML; every other value is written as exactly one YAML value.
+    if isinstance(value, markupsafe.Markup):
+        return value
+    return markupsafe.Markup(_yaml.flow(value))
+
+
+# Filters that would hand a value to the output unquoted (by marking it safe or
+# returning Markup): templates do not get them. `{{ value }}` is the one way out.
+_RAW_FILTERS = ("safe", "escape", "e", "forceescape", "xmlattr", "urlize", "tojson")
 
 
 @lru_cache(maxsize=32)
 def environment(user_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
     """Return the (cached) sandboxed environment for a template search path."""
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=SearchPathLoader(user_dirs),
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
-        autoescape=False,
+        # Autoescape only to tell template text (Markup) from values; _finalize does the quoting.
+        autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
     )
+    for name in _RAW_FILTERS:
+        env.filters.pop(name, None)
+    return env
 
 
 def job_template(version: str, user_dirs: Sequence[str | Path] = ()) -> jinja2.Template:
@@ -124,3 +136,33 @@ def _template_frame(exc: BaseException, template: jinja2.Template) -> tuple[str,
                 filename, line = candidate, tb.tb_lineno
         tb = tb.tb_next
     return filename, line
+
+
+def describe(version: str, user_dirs: Sequence[str | Path] = ()) -> tuple[str, list[str]]:
+    """Return the file the Job template of ``version`` resolves to, and its block names in order."""
+    template = job_template(version, user_dirs)
+    names: list[str] = []
+    current: jinja2.Template | None = template
+    env = template.environment
+    # An override's blocks come after the blocks of the template it extends.
+    while current is not None:
+        names[:0] = [name for name in current.blocks if name not in names]
+        parent = _parent_name(current)
+        current = env.get_template(parent) if parent else None
+    return str(template.filename), names
+
+
+def _parent_name(template: jinja2.Template) -> str | None:
+    source = template.environment.loader.get_source(template.environment, template.name or "")[0]  # type: ignore[union-attr]
+    for node in template.environment.parse(source).find_all(jinja2.nodes.Extends):
+        if isinstance(node.template, jinja2.nodes.Const):
+            return str(node.template.value)
+    return None
+
+
+def packaged_source(version: str) -> str:
+    """Return the text of the packaged Job template of ``version`` (a starting point for overrides)."""
+    path = data_dir("templates") / version / JOB_TEMPLATE
+    if not path.is_file():
+        raise TemplateNotFoundError(name=f"{version}/{JOB_TEMPLATE}", searched=[str(data_dir("templates"))])
+    return path.read_text(encoding="utf-8")
