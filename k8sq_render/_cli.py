@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
 from . import __name__ as _package
-from .errors import K8sqError, UserError
+from .errors import K8sqError, K8sqWarning, UserError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,7 +30,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     render.add_argument("--kustomize", action="store_true", help="with -o: also write a kustomization.yaml listing the Jobs")
     render.add_argument("--check", action="store_true", help="with -o: write nothing; exit 1 and list differences if DIR is out of date")
+    render.add_argument(
+        "--gitops", action="store_true",
+        help="for Argo CD / Flux: a digest of the Job spec in each name, no ttlSecondsAfterFinished",
+    )
+    render.add_argument("--argocd-hook", metavar="PHASE", choices=["PreSync", "Sync", "PostSync", "SyncFail"],
+                        help="with --gitops: make the Jobs Argo CD hooks of PHASE")
     render.set_defaults(run=_render)
+
+    templates = commands.add_parser("templates", help="list or show the Job templates")
+    templates_commands = templates.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
+    listing = templates_commands.add_parser("list", help="versions, the file each resolves to, and its blocks")
+    listing.add_argument("--templates", action="append", default=[], metavar="DIR", help="template directory searched first")
+    listing.set_defaults(run=_templates_list)
+    show = templates_commands.add_parser("show", help="print a packaged template (a starting point for an override)")
+    show.add_argument("version", metavar="VERSION")
+    show.set_defaults(run=_templates_show)
 
     validate = commands.add_parser("validate", help="validate values files", description="Exit 0 when every file is valid.")
     validate.add_argument("values", nargs="+", metavar="VALUES")
@@ -41,9 +57,14 @@ def _render(args: argparse.Namespace, out: TextIO) -> int:
     from . import _output
     from ._render import render
 
+    from ._render import GitOps
+
     if (args.kustomize or args.check) and not args.output:
         raise _Usage("--kustomize and --check need -o DIR")
-    manifests = render(args.values, template_dirs=args.templates)
+    if args.argocd_hook and not args.gitops:
+        raise _Usage("--argocd-hook needs --gitops")
+    gitops = GitOps(argocd_hook=args.argocd_hook) if args.gitops else None
+    manifests = render(args.values, template_dirs=args.templates, gitops=gitops)
     if not args.output:
         out.write("".join(f"---\n{m.text}" for m in manifests))
         return 0
@@ -67,6 +88,23 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _templates_list(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _templates
+    from ._resources import versions
+
+    for version in versions():
+        path, blocks = _templates.describe(version, args.templates)
+        out.write(f"{version}  {path}\n    blocks: {', '.join(blocks)}\n")
+    return 0
+
+
+def _templates_show(args: argparse.Namespace, out: TextIO) -> int:
+    from . import _templates
+
+    out.write(_templates.packaged_source(args.version))
+    return 0
+
+
 class _Usage(Exception):
     pass
 
@@ -77,7 +115,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = parser.parse_args(argv)
     stdout = out or sys.stdout
     try:
-        return int(args.run(args, stdout))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = int(args.run(args, stdout))
+        for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, K8sqWarning)):
+            print(f"warning: {message}", file=sys.stderr)
+        return code
     except _Usage as exc:
         parser.error(str(exc))
     except UserError as exc:

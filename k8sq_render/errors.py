@@ -320,3 +320,7 @@ class PriorityClassMissing(UserError):
             f"{origin}PriorityClass {self.name!r} does not exist in the cluster; priority admission would refuse "
             f"every pod of Job {self.job}, so it was not created"
         )
+
+
+class K8sqWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it)."""
