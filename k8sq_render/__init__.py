@@ -26,16 +26,56 @@ from . import envelope, errors
 from .errors import K8sqError, UserError
 
 if TYPE_CHECKING:
+    from ._client import Client, jobs, retry, size, submit, wait
+    from ._kube import RetryPolicy
+    from ._query import JobInfo, JobState, RetryResult, WaitResult, job_state
     from ._render import Manifest, render
-    from ._values import Values, load as validate
+    from ._submit import SubmitResult
+    from ._values import Values
+    from ._values import load as validate
 
-__all__ = ["K8sqError", "Manifest", "UserError", "Values", "envelope", "errors", "render", "validate"]
+__all__ = [
+    "Client",
+    "JobInfo",
+    "JobState",
+    "K8sqError",
+    "Manifest",
+    "RetryPolicy",
+    "RetryResult",
+    "SubmitResult",
+    "UserError",
+    "Values",
+    "WaitResult",
+    "envelope",
+    "errors",
+    "job_state",
+    "jobs",
+    "render",
+    "retry",
+    "size",
+    "submit",
+    "validate",
+    "wait",
+]
 
 _LAZY = {
     "Manifest": ("._render", "Manifest"),
     "render": ("._render", "render"),
     "Values": ("._values", "Values"),
     "validate": ("._values", "load"),
+    "Client": ("._client", "Client"),
+    "submit": ("._client", "submit"),
+    "size": ("._client", "size"),
+    "jobs": ("._client", "jobs"),
+    "retry": ("._client", "retry"),
+    "wait": ("._client", "wait"),
+    "RetryPolicy": ("._kube", "RetryPolicy"),
+    "JobInfo": ("._query", "JobInfo"),
+    "JobState": ("._query", "JobState"),
+    "RetryResult": ("._query", "RetryResult"),
+    "WaitResult": ("._query", "WaitResult"),
+    "job_state": ("._query", "job_state"),
+    "SubmitResult": ("._submit", "SubmitResult"),
 }
 
 
