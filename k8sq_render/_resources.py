@@ -27,7 +27,11 @@ def versions() -> tuple[str, ...]:
     """Return the versions that have both a template folder and a schema folder, oldest first."""
     found = [
         entry.name
-        for entry in data_dir("templates").iterdir()
-        if _VERSION_DIR.match(entry.name) and (data_dir("schema") / entry.name).is_dir()
+        for entry in _data_dir("templates").iterdir()
+        if _VERSION_DIR.match(entry.name) and (_data_dir("schema") / entry.name).is_dir()
     ]
     return tuple(sorted(found, key=lambda name: int(name[1:])))
+
+
+def _data_dir(kind: str) -> Path:
+    return data_dir(kind)  # looked up at call time, so tests can point it elsewhere

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from ._resources import data_dir
+from . import _resources
 from .errors import Problem
 
 #: The Kubernetes release whose batch/v1 Job schema is bundled (schema/kubernetes/<version>).
@@ -34,7 +34,7 @@ def pointer(parts: Any) -> str:
 @lru_cache(maxsize=None)
 def values_schema(version: str) -> dict[str, Any]:
     """Return the values schema of ``version`` (``schema/<version>/values.schema.json``)."""
-    path = data_dir("schema") / version / "values.schema.json"
+    path = _resources.data_dir("schema") / version / "values.schema.json"
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
@@ -45,7 +45,7 @@ def _values_validator(version: str) -> jsonschema.protocols.Validator:
 
 @lru_cache(maxsize=None)
 def _job_validator() -> jsonschema.protocols.Validator:
-    path = data_dir("schema") / "kubernetes" / KUBERNETES_VERSION / "job.json"
+    path = _resources.data_dir("schema") / "kubernetes" / KUBERNETES_VERSION / "job.json"
     return jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -26,7 +26,7 @@ import markupsafe
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import _yaml
-from ._resources import data_dir
+from . import _resources
 from .errors import TemplateError, TemplateNotFoundError
 
 BUILTIN_PREFIX = "builtin/"
@@ -37,7 +37,7 @@ class SearchPathLoader(jinja2.BaseLoader):
     """Load templates from user directories first, then the packaged templates."""
 
     def __init__(self, user_dirs: Sequence[str | Path] = ()) -> None:
-        self.builtin = data_dir("templates").resolve()
+        self.builtin = _resources.data_dir("templates").resolve()
         self.roots = [Path(d).resolve() for d in user_dirs] + [self.builtin]
 
     def get_source(
@@ -68,6 +68,8 @@ def _finalize(value: Any) -> markupsafe.Markup:
     # YAML; every other value is written as exactly one YAML value.
     if isinstance(value, markupsafe.Markup):
         return value
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError (or SecurityError in the sandbox)
     return markupsafe.Markup(_yaml.flow(value))
 
 
@@ -162,7 +164,7 @@ def _parent_name(template: jinja2.Template) -> str | None:
 
 def packaged_source(version: str) -> str:
     """Return the text of the packaged Job template of ``version`` (a starting point for overrides)."""
-    path = data_dir("templates") / version / JOB_TEMPLATE
+    path = _resources.data_dir("templates") / version / JOB_TEMPLATE
     if not path.is_file():
-        raise TemplateNotFoundError(name=f"{version}/{JOB_TEMPLATE}", searched=[str(data_dir("templates"))])
+        raise TemplateNotFoundError(name=f"{version}/{JOB_TEMPLATE}", searched=[str(_resources.data_dir("templates"))])
     return path.read_text(encoding="utf-8")

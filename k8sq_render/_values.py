@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _naming, _schema, _yaml
-from ._resources import versions
+from . import _resources
 from .envelope import ENV_VAR
 from .errors import Problem, UnknownVersionError, ValuesError
 
@@ -121,9 +121,9 @@ def validate(document: Any, *, source: str | None = None) -> Values:
         raise ValuesError(problems=[Problem("", "a values document must be a mapping", file=source)])
     version = document.get("version")
     if version is None:
-        raise ValuesError(problems=[Problem("/version", f"is required (one of: {', '.join(versions())})", file=source)])
-    if version not in versions():
-        raise UnknownVersionError(version=version, available=versions(), file=source)
+        raise ValuesError(problems=[Problem("/version", f"is required (one of: {', '.join(_resources.versions())})", file=source)])
+    if version not in _resources.versions():
+        raise UnknownVersionError(version=version, available=_resources.versions(), file=source)
 
     problems = list(_scan(document))
     problems += _schema.check_values(document, version)
