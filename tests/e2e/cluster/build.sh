@@ -2,7 +2,8 @@
 # Builds the e2e cluster's binaries from the pinned Go modules in src/ and
 # caches them, so only the first run on a machine pays for the build.
 #
-#   bash tests/e2e/cluster/build.sh        # prints the directory holding the binaries
+#   bash tests/e2e/cluster/build.sh         # builds if needed, prints the directory holding the binaries
+#   bash tests/e2e/cluster/build.sh --dir   # only prints that directory
 #
 # Layout of the result (BIN_DIR):
 #   kube                      multi-call binary (see build/kube/main.go)
@@ -26,7 +27,7 @@ export GOFLAGS="-buildvcs=false -mod=readonly"
 export CGO_ENABLED=0
 
 # Bump when the way binaries are built changes without any source change.
-RECIPE=2
+RECIPE=4
 
 # The versions are read from the wrapper go.mod files: they are the only pins.
 module_version() {
@@ -44,11 +45,23 @@ bin_dir() {
   echo "${CACHE_ROOT}/bin/$(k8s_version)-etcd$(etcd_version)-${sum}"
 }
 
+# go_build MODULE OUT LDFLAGS: builds src/MODULE; the compiler's output goes to
+# a log, shown only when the build fails.
+go_build() {
+  local log="${CACHE_ROOT}/build-$1.log"
+  if ! (cd "${HERE}/src/$1" && go build -trimpath -ldflags "$3" -o "$2" .) >"${log}" 2>&1; then
+    grep -v '^go: downloading' "${log}" | tail -n 40 >&2
+    echo "build.sh: building src/$1 failed (full log: ${log})" >&2
+    exit 1
+  fi
+}
+
 build() {
   local out="$1" tmp kv major minor date ld
   tmp="${out}.tmp.$$"
   rm -rf "${tmp}"
   mkdir -p "${tmp}"
+  trap "rm -rf '${tmp}'" EXIT
   kv="$(k8s_version)"
   major="${kv#v}"; major="${major%%.*}"
   minor="${kv#v*.}"; minor="${minor%%.*}"
@@ -62,23 +75,30 @@ build() {
     ld+=" -X ${pkg}.gitCommit=module-${kv} -X ${pkg}.gitTreeState=archive -X ${pkg}.buildDate=${date}"
   done
 
-  echo "building Kubernetes ${kv} (one multi-call binary) ..." >&2
-  (cd "${HERE}/src/kube" && go build -trimpath -ldflags "${ld}" -o "${tmp}/kube" .)
-  echo "building etcd $(etcd_version) ..." >&2
-  (cd "${HERE}/src/etcd" && go build -trimpath -ldflags "-s -w" -o "${tmp}/etcd" .)
-  (cd "${HERE}/src/pause" && go build -trimpath -ldflags "-s -w" -o "${tmp}/pause" .)
+  echo "building Kubernetes ${kv} (one multi-call binary; about 6 minutes on 2 cores with empty caches) ..." >&2
+  go_build kube "${tmp}/kube" "${ld}"
+  echo "building etcd $(etcd_version) and pause ..." >&2
+  go_build etcd "${tmp}/etcd" "-s -w"
+  go_build pause "${tmp}/pause" "-s -w"
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl; do
     ln -s kube "${tmp}/${c}"
   done
   rm -rf "${out}"
   mv "${tmp}" "${out}"
+  # Older builds are never used again: keep only this one.
+  find "${CACHE_ROOT}/bin" -mindepth 1 -maxdepth 1 -type d ! -path "${out}" -exec rm -rf {} +
 }
 
 main() {
-  command -v go >/dev/null || { echo "build.sh: Go is not installed (need Go >= 1.24 on PATH)" >&2; exit 1; }
   local out
   out="$(bin_dir)"
+  if [[ "${1:-}" == --dir ]]; then
+    # Where the binaries are (or would be), without building.
+    echo "${out}"
+    return
+  fi
+  command -v go >/dev/null || { echo "build.sh: Go is not installed (need Go >= 1.24 on PATH)" >&2; exit 1; }
   if [[ ! -x "${out}/kube" || ! -x "${out}/etcd" || ! -x "${out}/pause" ]]; then
     local start=${SECONDS}
     build "${out}"

@@ -5,7 +5,7 @@
 #                      a kubelet; import the pause and worker images; wait until the
 #                      node is Ready. Tears down a stale previous run first.
 #   cluster.sh down    stop exactly what `up` started and remove its state.
-#   cluster.sh env     print `export KUBECONFIG=...`
+#   cluster.sh env     print `export KUBECONFIG=...` (and PATH for our kubectl)
 #   cluster.sh status  show the components' pids and the node.
 #
 # Everything runs as plain background processes (there is no init system to
@@ -435,6 +435,7 @@ images_present() {
 
 up() {
   local start_time=${SECONDS}
+  ((EUID == 0)) || die "cluster.sh up must run as root (the kubelet and containerd manage cgroups, mounts, netns)"
   install_packages
   if [[ -d "${STATE}" ]]; then
     log "found state from a previous run in ${STATE}: tearing it down first"
@@ -594,6 +595,14 @@ status() {
   fi
 }
 
+# env_lines: shell lines pointing a shell at the cluster (and at its kubectl, once built).
+env_lines() {
+  echo "export KUBECONFIG=${STATE}/kubeconfig"
+  local bin
+  bin="$(bash "${HERE}/build.sh" --dir)"
+  [[ ! -x "${bin}/kubectl" ]] || echo "export PATH=${bin}:\${PATH}"
+}
+
 # lock: one cluster per machine (fixed ports, one bridge), so up/down never overlap.
 lock() {
   exec 9>"${STATE%/}.lock"
@@ -604,7 +613,7 @@ main() {
   case "${1:-}" in
     up) lock; up ;;
     down) lock; down ;;
-    env) echo "export KUBECONFIG=${STATE}/kubeconfig" ;;
+    env) env_lines ;;
     status) status ;;
     *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
   esac
