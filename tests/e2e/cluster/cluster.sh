@@ -56,7 +56,8 @@ source "${HERE}/images.sh"
 declare -A PACKAGE_OF=(
   [containerd]=containerd [runc]=runc [umoci]=umoci [skopeo]=skopeo [debootstrap]=debootstrap
   [openssl]=openssl [ip]=iproute2 [iptables]=iptables [mount]=mount [nsenter]=util-linux
-  [conntrack]=conntrack [socat]=socat [base64]=coreutils [curl]=curl [ss]=iproute2
+  [conntrack]=conntrack [socat]=socat [base64]=coreutils [curl]=curl [ss]=iproute2 [pkill]=procps
+  [flock]=util-linux [find]=findutils
 )
 
 install_packages() {
@@ -338,6 +339,7 @@ start_controller_manager() {
     --kubeconfig="${PKI}/controller-manager.kubeconfig" \
     --authentication-kubeconfig="${PKI}/controller-manager.kubeconfig" \
     --authorization-kubeconfig="${PKI}/controller-manager.kubeconfig" \
+    --authentication-skip-lookup=true \
     --bind-address=127.0.0.1 --secure-port="${CONTROLLER_MANAGER_PORT}" \
     --leader-elect=false \
     --use-service-account-credentials=true \
@@ -353,6 +355,7 @@ start_scheduler() {
     --kubeconfig="${PKI}/scheduler.kubeconfig" \
     --authentication-kubeconfig="${PKI}/scheduler.kubeconfig" \
     --authorization-kubeconfig="${PKI}/scheduler.kubeconfig" \
+    --authentication-skip-lookup=true \
     --bind-address=127.0.0.1 --secure-port="${SCHEDULER_PORT}" \
     --leader-elect=false \
     --profiling=false
@@ -554,6 +557,17 @@ remove_iptables_chains() {
   done
 }
 
+# remove_log_links: the kubelet links every container log into the fixed dir
+# /var/log/containers; links into our state would dangle (and make the next
+# kubelet ask containerd about containers that no longer exist).
+remove_log_links() {
+  local link
+  for link in /var/log/containers/*.log; do
+    [[ -L "${link}" && "$(readlink "${link}")" == "${STATE}/"* ]] && rm -f "${link}"
+  done
+  return 0
+}
+
 restore_kernel_tunables() {
   [[ -f "${STATE}/kernel-tunables" ]] || return 0
   local t v
@@ -576,6 +590,7 @@ down() {
     ip link delete "${BRIDGE}" || true
   fi
   remove_cgroups
+  remove_log_links
   # Only a kubelet we started leaves these behind.
   [[ ! -f "${STATE}/kernel-tunables" ]] || remove_iptables_chains
   restore_kernel_tunables

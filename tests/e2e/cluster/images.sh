@@ -82,7 +82,11 @@ stage_worker_files() {
   mkdir -p "${site}" "${stage}/app"
   if [[ -f "${REPO_ROOT}/pyproject.toml" || -f "${REPO_ROOT}/setup.py" ]]; then
     # --no-deps: the worker side (k8sq_render.envelope) uses only the stdlib.
-    "${PYTHON:-python3}" -m pip install --quiet --disable-pip-version-check --no-deps --no-compile \
+    # K8SQ_WORKER_DEPS=1 adds the package's runtime dependencies too (the host
+    # Python must then be 3.11 on glibc, like the image, for compiled wheels).
+    local deps=(--no-deps)
+    [[ "${K8SQ_WORKER_DEPS:-0}" != 1 ]] || deps=()
+    "${PYTHON:-python3}" -m pip install --quiet --disable-pip-version-check "${deps[@]}" --no-compile \
       --target "${site}" "${REPO_ROOT}" >"${STATE}/logs/worker-pip.log" 2>&1 \
       || { cat "${STATE}/logs/worker-pip.log" >&2; die "pip could not install ${REPO_ROOT} into the worker image"; }
   elif [[ -d "${REPO_ROOT}/k8sq_render" ]]; then
