@@ -82,15 +82,21 @@ port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 preflight() {
   local problems=()
   ((EUID == 0)) || problems+=("must run as root (the kubelet and containerd manage cgroups, mounts, netns)")
-  command -v go >/dev/null || problems+=("Go is not installed (Go >= 1.24 must be on PATH to build Kubernetes)")
+  local built=0
+  [[ -x "$(bash "${HERE}/build.sh" --dir)/kube" ]] && built=1
+  ((built)) || command -v go >/dev/null \
+    || problems+=("Go is not installed (Go >= 1.24 must be on PATH to build Kubernetes)")
+  grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null \
+    || problems+=("the kernel has no overlay filesystem (containerd's overlayfs snapshotter needs it)")
   local c
   for c in cpu cpuacct cpuset memory pids devices freezer; do
     [[ -d "/sys/fs/cgroup/${c}" ]] || grep -qw "${c}" /sys/fs/cgroup/cgroup.controllers 2>/dev/null \
       || problems+=("cgroup controller '${c}' is not mounted")
   done
+  # A cold build needs room for ~1 GiB of modules and ~3.5 GiB of build cache.
   local need_gb=6 free_gb
   mkdir -p "${CACHE_ROOT}" "$(dirname "${STATE}")"
-  [[ -f "${CACHE_ROOT}/go/cache/trim.txt" ]] && need_gb=3
+  ((built)) && need_gb=1
   for d in "${CACHE_ROOT}" "$(dirname "${STATE}")"; do
     free_gb=$(($(df -Pk "${d}" | awk 'NR==2 {print $4}') / 1024 / 1024))
     ((free_gb >= need_gb)) || problems+=("only ${free_gb} GiB free under ${d}, need ${need_gb} GiB")
@@ -127,7 +133,7 @@ our_pid() {
   [[ -f "${f}" ]] || return 0
   pid="$(cat "${f}")"
   [[ -r "/proc/${pid}/cmdline" ]] || return 0
-  if tr '\0' ' ' < "/proc/${pid}/cmdline" | grep -qF -e "${STATE}" -e "${CACHE_ROOT}/bin/"; then
+  if tr '\0' ' ' 2>/dev/null < "/proc/${pid}/cmdline" | grep -qF -e "${STATE}" -e "${CACHE_ROOT}/bin/"; then
     echo "${pid}"
   fi
 }
@@ -503,14 +509,19 @@ kill_pods() {
 }
 
 # kill_shims: containerd-shim processes serving our containerd (they name its
-# socket on their command line) that outlived it, e.g. after a crash.
+# socket on their command line) that outlived it, e.g. after a crash. A killed
+# shim leaves its socket in the fixed dir /run/containerd/s, named (as
+# containerd 1.6 names it) by sha256("<containerd socket>/<namespace>/<id>").
 kill_shims() {
-  local f pid args
+  local f pid args ns id
   for f in /proc/[0-9]*/cmdline; do
-    args="$(tr '\0' ' ' < "${f}" 2>/dev/null || true)"
+    args="$(tr '\0' ' ' 2>/dev/null < "${f}" || true)"
     [[ "${args}" == *containerd-shim-runc-v2*" -address ${CONTAINERD_SOCK} "* ]] || continue
     pid="${f#/proc/}"
     kill -KILL "${pid%/cmdline}" 2>/dev/null || true
+    ns="$(sed -E 's/.* -namespace ([^ ]+) .*/\1/' <<<"${args}")"
+    id="$(sed -E 's/.* -id ([^ ]+) .*/\1/' <<<"${args}")"
+    rm -f "/run/containerd/s/$(printf '%s' "${CONTAINERD_SOCK}/${ns}/${id}" | sha256sum | cut -c1-64)"
   done
 }
 
