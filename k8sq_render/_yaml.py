@@ -29,7 +29,7 @@ from yaml.resolver import BaseResolver
 from ._numbers import plain_float
 
 try:  # libyaml's parser when available; the constructor is ours either way
-    from yaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser
 
     _C_PARSER = True
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
