@@ -61,6 +61,7 @@ build() {
   tmp="${out}.tmp.$$"
   rm -rf "${tmp}"
   mkdir -p "${tmp}"
+  # shellcheck disable=SC2064 # expand now: tmp is local to this function
   trap "rm -rf '${tmp}'" EXIT
   kv="$(k8s_version)"
   major="${kv#v}"; major="${major%%.*}"
