@@ -361,6 +361,7 @@ def wait(
     end = None if timeout is None else now() + timeout
     selector = _naming.name_selector(name)
     seen = False
+    quiet = 0
     last: Mapping[str, Any] | None = None
 
     def result(state: JobState, **flags: bool) -> WaitResult:
@@ -391,11 +392,15 @@ def wait(
                 timeout=300.0 if remaining is None else min(300.0, remaining),
             )
             try:
-                outcome, version = _follow(events, version)
+                outcome, version, count = _follow(events, version)
             except Gone:
-                outcome = "relist"
+                outcome, count = "relist", 1
             if outcome == "relist":
                 break
+            # A watch that ends at once, again and again (a proxy cutting it?), must not spin.
+            quiet = 0 if count else quiet + 1
+            if quiet:
+                kube.policy.sleep(kube.policy.delay(quiet - 1, None))
             if isinstance(outcome, tuple):
                 kind, obj = outcome
                 last = obj
@@ -405,19 +410,22 @@ def wait(
                 return result(state)
 
 
-def _follow(events: Iterator[dict[str, Any]], version: str) -> tuple[Any, str]:
+def _follow(events: Iterator[dict[str, Any]], version: str) -> tuple[Any, str, int]:
     """Read watch events until the Job finishes, is deleted, or the watch must start over.
 
-    Returns ``((type, job), version)`` for a finished or deleted Job, ``("relist", version)``
-    when the resource version expired, and ``(None, version)`` when the stream just ended.
+    Returns ``((type, job), version, n)`` for a finished or deleted Job, ``("relist", version, n)``
+    when the resource version expired, and ``(None, version, n)`` when the stream just
+    ended; ``n`` counts the events read.
     """
+    count = 0
     for event in events:
+        count += 1
         kind = event.get("type")
         obj = event.get("object") or {}
         if kind == "ERROR":
             code = obj.get("code")
             if code == 410:
-                return "relist", version
+                return "relist", version, count
             raise ApiError(
                 verb="watch", resource="jobs", status=int(code or 0), reason=str(obj.get("reason") or ""),
                 message=str(obj.get("message") or json.dumps(obj)),
@@ -426,5 +434,5 @@ def _follow(events: Iterator[dict[str, Any]], version: str) -> tuple[Any, str]:
         if kind == "BOOKMARK":
             continue
         if kind == "DELETED" or job_state(obj) is not JobState.ACTIVE:
-            return (kind, obj), version
-    return None, version
+            return (kind, obj), version, count
+    return None, version, count
