@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from . import __name__ as _package
 from .errors import K8sqError, K8sqWarning, UserError
+
+if TYPE_CHECKING:
+    from ._client import Client
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +53,52 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate values files", description="Exit 0 when every file is valid.")
     validate.add_argument("values", nargs="+", metavar="VALUES")
     validate.set_defaults(run=_validate)
+
+    submit = commands.add_parser(
+        "submit", help="render values files and create the Jobs",
+        description="Create one Job per message (in its queue's namespace); a Job already there for a message is kept.",
+    )
+    submit.add_argument("values", nargs="+", metavar="VALUES", help="values files (YAML or JSON)")
+    submit.add_argument("--templates", action="append", default=[], metavar="DIR",
+                        help="template directory searched before the packaged templates (repeatable)")
+    _cluster_options(submit, namespace=False)
+    submit.set_defaults(run=_submit)
+
+    size = commands.add_parser("size", help="count a queue's unfinished (or failed) Jobs")
+    size.add_argument("--queue", required=True, metavar="QUEUE")
+    size.add_argument("--failed", action="store_true", help="count the Jobs that failed instead")
+    _cluster_options(size)
+    size.set_defaults(run=_size)
+
+    jobs = commands.add_parser("jobs", help="list a queue's Jobs, oldest first")
+    jobs.add_argument("--queue", required=True, metavar="QUEUE")
+    jobs.add_argument("--state", choices=["active", "succeeded", "failed"], help="only Jobs in this state")
+    _cluster_options(jobs)
+    jobs.set_defaults(run=_jobs)
+
+    retry = commands.add_parser("retry", help="run a queue's failed Jobs again (oldest first)")
+    retry.add_argument("--queue", required=True, metavar="QUEUE")
+    retry.add_argument("--limit", type=int, metavar="N", help="retry at most N Jobs")
+    _cluster_options(retry)
+    retry.set_defaults(run=_retry)
+
+    wait = commands.add_parser(
+        "wait", help="wait until a Job finishes",
+        description="Exit 0 when the Job succeeded, 1 when it failed, was deleted unfinished, or the timeout passed.",
+    )
+    wait.add_argument("name", metavar="NAME", help="the Job's name")
+    wait.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after SECONDS (default: never)")
+    _cluster_options(wait)
+    wait.set_defaults(run=_wait)
     return parser
+
+
+def _cluster_options(command: argparse.ArgumentParser, *, namespace: bool = True) -> None:
+    command.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    command.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
+    if namespace:
+        command.add_argument("-n", "--namespace", metavar="NS",
+                             help="namespace (default: the context's namespace, else 'default')")
 
 
 def _render(args: argparse.Namespace, out: TextIO) -> int:
@@ -103,6 +151,92 @@ def _templates_show(args: argparse.Namespace, out: TextIO) -> int:
 
     out.write(_templates.packaged_source(args.version))
     return 0
+
+
+def _client(args: argparse.Namespace) -> Client:
+    from ._client import Client
+
+    return Client(kubeconfig=args.kubeconfig, context=args.context, namespace=getattr(args, "namespace", None))
+
+
+def _progress(label: str) -> Callable[[int, int], None] | None:
+    """Show ``label done/total`` on stderr when it is a terminal (bulk commands)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\r{label} {done}/{total}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+    return show
+
+
+def _submit(args: argparse.Namespace, out: TextIO) -> int:
+    from ._submit import summary
+
+    with _client(args) as client:
+        results = client.submit(args.values, template_dirs=args.templates, progress=_progress("submitted"))
+    for result in results:
+        if result.ok:
+            note = "created" if result.outcome == "created" else "unchanged (already submitted)"
+            out.write(f"job.batch/{result.name} {note}\n")
+        else:
+            print(f"error: message {result.message_id!r}: {result.error}", file=sys.stderr)
+    print(summary(results), file=sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _size(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        out.write(f"{client.size(args.queue, failed=args.failed)}\n")
+    return 0
+
+
+def _jobs(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        listed = client.jobs(args.queue, state=args.state)
+    rows = [("NAME", "STATE", "ATTEMPT", "MESSAGE", "CREATED")]
+    rows += [
+        (j.name, j.state.value, str(j.attempt), j.message_id or "-", j.created.isoformat() if j.created else "-")
+        for j in listed
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        out.write("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]) + "\n")
+    return 0
+
+
+def _retry(args: argparse.Namespace, out: TextIO) -> int:
+    with _client(args) as client:
+        results = client.retry(args.queue, limit=args.limit, progress=_progress("retried"))
+    for result in results:
+        if result.outcome == "retried":
+            out.write(f"job.batch/{result.name} retried as job.batch/{result.new_name} (attempt {result.attempt})\n")
+        elif result.outcome == "already-retried":
+            out.write(f"job.batch/{result.name} already retried as job.batch/{result.new_name}\n")
+        elif result.outcome == "gone":
+            out.write(f"job.batch/{result.name} skipped: deleted meanwhile\n")
+        else:
+            print(f"error: job.batch/{result.name}: {result.error}", file=sys.stderr)
+    failed = sum(1 for r in results if not r.ok)
+    print(f"{len(results)} failed Job(s): {len(results) - failed} handled, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _wait(args: argparse.Namespace, out: TextIO) -> int:
+    from ._query import JobState
+
+    with _client(args) as client:
+        result = client.wait(args.name, timeout=args.timeout)
+    if result.timed_out:
+        print(f"error: job.batch/{args.name} still active after {args.timeout:g}s", file=sys.stderr)
+        return 1
+    if result.state is JobState.GONE:
+        print(f"error: job.batch/{args.name} was deleted before it finished", file=sys.stderr)
+        return 1
+    deleted = " (then deleted)" if result.deleted else ""
+    out.write(f"job.batch/{args.name} {result.state.value}{deleted}\n")
+    return 0 if result.state is JobState.SUCCEEDED else 1
 
 
 class _Usage(Exception):
