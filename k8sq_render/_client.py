@@ -30,7 +30,9 @@ class Client:
 
     Args:
         api_client: A ``kubernetes.client.ApiClient`` to use (the caller keeps owning
-            it: :meth:`close` leaves it open). Default ``None``: build one from
+            it: :meth:`close` leaves it open; give its ``Configuration`` a
+            ``connection_pool_maxsize`` of at least ``workers``, and ``retries = False``
+            so that only :class:`RetryPolicy` retries). Default ``None``: build one from
             ``kubeconfig``/``context``, or from the pod's service account when there is
             no kubeconfig.
         kubeconfig: Kubeconfig file. Default ``None``: ``$KUBECONFIG``, else ``~/.kube/config``.

@@ -409,5 +409,9 @@ def parallel(
 
     if total <= 1 or workers <= 1:
         return [run(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="k8sq") as pool:
+    pool = ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="k8sq")
+    try:
         return list(pool.map(run, items))
+    finally:
+        # On Ctrl-C (or a bug) start nothing new; requests in flight finish.
+        pool.shutdown(wait=True, cancel_futures=True)
