@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,12 +250,18 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
         MessageTooLargeError: the Job is too large to store.
     """
     filename = str(template.filename)
-    text = _templates.render(template, job.context())
-    try:
-        obj = _yaml.load(text)
-    except _yaml.YamlError as exc:
-        line = f" at rendered line {exc.line}" if exc.line else ""
-        raise ManifestError(template=filename, message=f"not valid YAML{line}: {exc.message}", source=job.where) from None
+    filled = _render_fast(template, job.context()) if _traceable(template) else None
+    if filled is not None:
+        obj: Any = filled.obj
+    else:
+        text = _templates.render(template, job.context())
+        try:
+            obj = _yaml.load(text)
+        except _yaml.YamlError as exc:
+            line = f" at rendered line {exc.line}" if exc.line else ""
+            raise ManifestError(
+                template=filename, message=f"not valid YAML{line}: {exc.message}", source=job.where
+            ) from None
     if not isinstance(obj, dict):
         raise ManifestError(template=filename, message="must render one YAML mapping (a Job)", source=job.where)
     problems = _schema.check_job(obj) or _plan_kept(job, obj)
@@ -261,15 +269,105 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ManifestError(template=filename, path=first.path, message=first.message + more, source=job.where)
-    size = len(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    size = len((filled.json if filled is not None else _JSON.encode(obj)).encode("utf-8"))
     if size > MAX_MANIFEST_BYTES:
         raise MessageTooLargeError(where=job.where, size=size, limit=MAX_MANIFEST_BYTES, what="the rendered Job")
     name = job.name
+    text = filled.text if filled is not None else None
     if job.gitops is not None:
         spec = json.dumps(obj["spec"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         name = _naming.job_name(job.queue["name"], job.message.id, job.attempt, variant=spec)
         obj["metadata"]["name"] = name
-    return Manifest(name=name, namespace=job.namespace, message_id=job.message.id, obj=obj, text=_yaml.dump(obj))
+        text = None
+    return Manifest(
+        name=name, namespace=job.namespace, message_id=job.message.id, obj=obj,
+        text=text if text is not None else _yaml.dump(obj),
+    )
+
+
+# ---------------------------------------------------------------- the fast path
+#
+# Messages of one queue render to the same text but for the values in it. With every
+# value replaced by a placeholder (see _templates.render_traced), that text -- the
+# skeleton -- repeats, so it is parsed once; each message then only fills in its values
+# (JSON in, JSON out, in C). Filling a placeholder with a value gives what parsing the
+# value's YAML would give, because every value is written as one quoted or JSON-style
+# YAML value. Anything unusual (a placeholder inside a longer string, as a key, text
+# that does not parse) falls back to rendering and parsing the message in full.
+
+@dataclass(frozen=True)
+class _Skeleton:
+    chunks: list[str]  # the document's JSON between its placeholders
+    slots: list[int]  # the value each gap is filled with
+    dump: _yaml.DumpPlan | None
+
+
+@dataclass(frozen=True)
+class _Filled:
+    obj: dict[str, Any]
+    json: str
+    text: str | None
+
+
+_SKELETONS: dict[str, _Skeleton | None] = {}
+_MAX_SKELETONS = 256
+_TRACEABLE: weakref.WeakKeyDictionary[jinja2.Template, bool] = weakref.WeakKeyDictionary()
+_SLOT = re.compile('"' + _templates.MARK + _templates.NONCE + r":(\d+)" + _templates.MARK + '"')
+_TOKEN = re.compile(_templates.MARK + _templates.NONCE + r":(\d+)" + _templates.MARK)
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _traceable(template: jinja2.Template) -> bool:
+    if template not in _TRACEABLE:
+        _TRACEABLE[template] = _templates.traceable(template)
+    return _TRACEABLE[template]
+
+
+def _render_fast(template: jinja2.Template, context: dict[str, Any]) -> _Filled | None:
+    """Render one message through its queue's skeleton; ``None`` when the fast path does not apply."""
+    text, values = _templates.render_traced(template, context)
+    if text in _SKELETONS:
+        skeleton = _SKELETONS[text]
+    else:
+        if len(_SKELETONS) >= _MAX_SKELETONS:
+            _SKELETONS.clear()
+        skeleton = _SKELETONS[text] = _skeleton(text)
+    if skeleton is None:
+        return None
+    encode = _JSON.encode
+    pieces = [skeleton.chunks[0]]
+    for index, chunk in zip(skeleton.slots, skeleton.chunks[1:]):
+        pieces.append(encode(values[index]))
+        pieces.append(chunk)
+    document = "".join(pieces)
+    dumped = _yaml.run_dump(skeleton.dump, values) if skeleton.dump is not None else None
+    return _Filled(obj=json.loads(document), json=document, text=dumped)
+
+
+def _skeleton(text: str) -> _Skeleton | None:
+    try:
+        obj = _yaml.load(text)
+    except _yaml.YamlError:
+        return None
+    if not isinstance(obj, dict) or not _placeholders_are_whole_values(obj):
+        return None
+    parts = _SLOT.split(_JSON.encode(obj))
+    return _Skeleton(chunks=parts[0::2], slots=[int(index) for index in parts[1::2]], dump=_yaml.plan_dump(obj, _slot_of))
+
+
+def _slot_of(leaf: Any) -> int | None:
+    match = _TOKEN.fullmatch(leaf) if isinstance(leaf, str) else None
+    return int(match.group(1)) if match else None
+
+
+def _placeholders_are_whole_values(value: Any) -> bool:
+    if isinstance(value, str):
+        return _templates.MARK not in value or _TOKEN.fullmatch(value) is not None
+    if isinstance(value, dict):
+        return all(_templates.MARK not in key and _placeholders_are_whole_values(v) for key, v in value.items())
+    if isinstance(value, list):
+        return all(_placeholders_are_whole_values(item) for item in value)
+    return True
 
 
 def _plan_kept(job: JobPlan, obj: dict[str, Any]) -> list[Problem]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
@@ -38,25 +39,60 @@ def values_schema(version: str) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=None)
-def _values_validator(version: str) -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(values_schema(version))
+# JSON Schema counts 1.0 as an integer; Kubernetes (Go's JSON decoder) refuses it for
+# int32/int64 fields, so "integer" here means a whole number written without a dot.
+_STRICT_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+)
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_STRICT_TYPES)
+
+
+class _Checker:
+    """A schema with two validators: a compiled one that answers "valid?" fast, and
+    ``jsonschema``, which has the last word and lists every error with its path.
+
+    The compiled validator (fastjsonschema, same "integer" rule) is only trusted to say
+    "valid"; whenever it objects, ``jsonschema`` decides and explains.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.full = _Validator(schema)
+        # fastjsonschema reads draft-07; the keywords used here mean the same in both drafts.
+        self.fast = fastjsonschema.compile({**schema, "$schema": "http://json-schema.org/draft-07/schema#"})
+
+    def problems(self, instance: Any) -> list[Problem]:
+        try:
+            self.fast(instance)
+        except Exception:  # noqa: BLE001 - any objection is settled by the full validator
+            return [problem for error in self.full.iter_errors(instance) for problem in _explain(error)]
+        return []
 
 
 @lru_cache(maxsize=None)
-def _job_validator() -> jsonschema.protocols.Validator:
+def _values_checker(version: str) -> _Checker:
+    return _Checker(values_schema(version))
+
+
+@lru_cache(maxsize=None)
+def job_schema() -> dict[str, Any]:
+    """Return the bundled Kubernetes Job schema (``schema/kubernetes/<version>/job.json``)."""
     path = _resources.data_dir("schema") / "kubernetes" / KUBERNETES_VERSION / "job.json"
-    return jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=None)
+def _job_checker() -> _Checker:
+    return _Checker(job_schema())
 
 
 def check_values(document: Any, version: str) -> list[Problem]:
     """Return every schema problem of a values document (empty when valid)."""
-    return [problem for error in _values_validator(version).iter_errors(document) for problem in _explain(error)]
+    return _values_checker(version).problems(document)
 
 
 def check_job(manifest: Any) -> list[Problem]:
     """Return every problem of a rendered manifest against the Kubernetes Job schema."""
-    return [problem for error in _job_validator().iter_errors(manifest) for problem in _explain(error)]
+    return _job_checker().problems(manifest)
 
 
 def apply_defaults(document: Any, version: str) -> Any:

@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+import secrets
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,19 @@ class SearchPathLoader(jinja2.BaseLoader):
         raise TemplateNotFoundError(name=template, searched=[str(r) for r in roots])
 
 
+# While a render is traced, _finalize writes a placeholder instead of each value and
+# records the value (see render_traced). The nonce keeps template text from forging a
+# placeholder; placeholders never reach any output.
+_TRACE: ContextVar[list[Any] | None] = ContextVar("k8sq_trace", default=None)
+MARK = "\ue000"
+NONCE = secrets.token_hex(8)
+
+
+def placeholder(index: int) -> str:
+    """Return the text of the placeholder for the value recorded at ``index``."""
+    return f"{MARK}{NONCE}:{index}{MARK}"
+
+
 def _finalize(value: Any) -> markupsafe.Markup:
     # Template text (block and macro output, super()) arrives as Markup and is already
     # YAML; every other value is written as exactly one YAML value.
@@ -70,7 +86,24 @@ def _finalize(value: Any) -> markupsafe.Markup:
         return value
     if isinstance(value, jinja2.Undefined):
         value._fail_with_undefined_error()  # raises UndefinedError (or SecurityError in the sandbox)
+    trace = _TRACE.get()
+    if trace is not None and _plain(value):
+        trace.append(value)
+        return markupsafe.Markup('"' + placeholder(len(trace) - 1) + '"')
     return markupsafe.Markup(_yaml.flow(value))
+
+
+def _plain(value: Any) -> bool:
+    """True for JSON data whose flow text parses back to exactly itself (str keys, finite floats)."""
+    if isinstance(value, (str, int, bool)) or value is None:
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    return False
 
 
 # Filters that would hand a value to the output unquoted (by marking it safe or
@@ -110,6 +143,62 @@ def job_template(version: str, user_dirs: Sequence[str | Path] = ()) -> jinja2.T
         return env.get_template(name)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(template=exc.filename or exc.name or name, line=exc.lineno, message=exc.message or "syntax error") from None
+
+
+_CAPTURING = (
+    jinja2.nodes.Macro, jinja2.nodes.CallBlock, jinja2.nodes.FilterBlock,
+    jinja2.nodes.AssignBlock, jinja2.nodes.Import, jinja2.nodes.FromImport,
+)
+
+
+def traceable(template: jinja2.Template) -> bool:
+    """True when tracing ``template`` gives exactly the text a plain render gives.
+
+    Placeholders are safe wherever output goes straight to the document. They are not
+    where a template captures rendered text and then looks at it (a macro, a ``set`` or
+    ``filter`` block, or ``super()`` / ``self.block()`` used inside an expression), since
+    it would see placeholders instead of values. Such templates, and any template they
+    extend or include, are rendered without tracing.
+    """
+    env = template.environment
+    pending, seen = [template.name or ""], set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        tree = env.parse(source)
+        if any(True for _ in tree.find_all(_CAPTURING)):
+            return False
+        for node in tree.find_all((jinja2.nodes.Extends, jinja2.nodes.Include)):
+            if not isinstance(node.template, jinja2.nodes.Const):
+                return False
+            pending.append(str(node.template.value))
+        direct = {id(out) for output in tree.find_all(jinja2.nodes.Output) for out in output.nodes}
+        for call in tree.find_all(jinja2.nodes.Call):
+            func = call.node
+            captured = (isinstance(func, jinja2.nodes.Name) and func.name == "super") or (
+                isinstance(func, jinja2.nodes.Getattr) and isinstance(func.node, jinja2.nodes.Name) and func.node.name == "self"
+            )
+            if captured and id(call) not in direct:
+                return False
+    return True
+
+
+def render_traced(template: jinja2.Template, context: dict[str, Any]) -> tuple[str, list[Any]]:
+    """Render with a placeholder for every ``{{ }}`` value; return the text and the values.
+
+    Replacing each placeholder of the text by the YAML of its value gives exactly what
+    :func:`render` returns, so text that repeats across messages (the same template, the
+    same queue) can be parsed and checked once. Raises what :func:`render` raises.
+    """
+    trace: list[Any] = []
+    token = _TRACE.set(trace)
+    try:
+        return render(template, context), trace
+    finally:
+        _TRACE.reset(token)
 
 
 def render(template: jinja2.Template, context: dict[str, Any]) -> str:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from json.encoder import encode_basestring as _json_string  # type: ignore[attr-defined]
 from typing import Any
 
 import yaml
@@ -230,9 +232,7 @@ def quote(text: str) -> str:
     >>> quote('a\\nb: c')
     '"a\\\\nb: c"'
     """
-    import json
-
-    quoted = json.dumps(text, ensure_ascii=False)
+    quoted: str = _json_string(text)
     if _YAML_UNSAFE.search(quoted):
         quoted = _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
     return quoted
@@ -257,6 +257,8 @@ def scalar(value: Any) -> str:
 
 def flow(value: Any) -> str:
     """Return ``value`` as one line of flow YAML (JSON syntax with :func:`quote` strings)."""
+    if isinstance(value, str):
+        return quote(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{quote(str(k))}: {flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
@@ -270,30 +272,99 @@ def _key(key: str) -> str:
     return quote(key)
 
 
+def _mapping_value(head: str, item: Any, indent: int, out: list[str]) -> None:
+    """Write ``item`` after ``head`` (``<pad><key>:``) of a block mapping at ``indent``."""
+    if isinstance(item, (dict, list, tuple)) and item:
+        out.append(head + "\n")
+        _block(item, indent + 2, out)
+    else:
+        out.append(f"{head} {flow(item)}\n")
+
+
+def _sequence_item(item: Any, indent: int, out: list[str]) -> None:
+    """Write ``item`` as an entry of a block sequence at ``indent``."""
+    if isinstance(item, (dict, list, tuple)) and item:
+        # Write the item two deeper, then put the dash in place of its first line's pad.
+        inner: list[str] = []
+        _block(item, indent + 2, inner)
+        inner[0] = " " * indent + "- " + inner[0][indent + 2 :]
+        out.extend(inner)
+    else:
+        out.append(f"{' ' * indent}- {flow(item)}\n")
+
+
 def _block(value: Any, indent: int, out: list[str]) -> None:
-    pad = " " * indent
     if isinstance(value, dict):
+        pad = " " * indent
         for key, item in value.items():
-            head = f"{pad}{_key(str(key))}:"
-            if isinstance(item, (dict, list)) and item:
-                out.append(head + "\n")
-                _block(item, indent + 2, out)
-            else:
-                out.append(f"{head} {flow(item)}\n")
+            _mapping_value(f"{pad}{_key(str(key))}:", item, indent, out)
     else:
         for item in value:
-            if isinstance(item, (dict, list)) and item:
-                # Render the item two deeper, then put the dash in place of the first pad.
-                inner: list[str] = []
-                _block(item, indent + 2, inner)
-                inner[0] = f"{pad}- {inner[0][indent + 2:]}"
-                out.extend(inner)
-            else:
-                out.append(f"{pad}- {flow(item)}\n")
+            _sequence_item(item, indent, out)
 
 
 def dump(document: dict[str, Any]) -> str:
     """Return ``document`` as block YAML, deterministically (key order kept)."""
     out: list[str] = []
     _block(document, 0, out)
+    return "".join(out)
+
+
+# A dump plan: the text of a document whose leaves are partly unknown (slots), as literal
+# pieces and (slot, kind, indent, head) entries. run_dump(plan, values) writes exactly
+# what dump() writes for the document with the values in its slots.
+DumpPlan = list[str | tuple[int, bool, int, str]]
+
+
+def plan_dump(document: dict[str, Any], slot: Callable[[Any], int | None]) -> DumpPlan | None:
+    """Plan the dump of ``document``; ``slot(leaf)`` names the slot a leaf stands for, or None.
+
+    Returns None where a slot would start a nested sequence entry (rare; dump() then).
+    """
+    out: DumpPlan = []
+    return out if _plan_block(document, 0, out, slot) else None
+
+
+def _plan_block(value: Any, indent: int, out: DumpPlan, slot: Callable[[Any], int | None]) -> bool:
+    if isinstance(value, dict):
+        pad = " " * indent
+        for key, item in value.items():
+            head = f"{pad}{_key(str(key))}:"
+            index = slot(item)
+            if index is not None:
+                out.append((index, True, indent, head))
+            elif isinstance(item, (dict, list)) and item:
+                out.append(head + "\n")
+                if not _plan_block(item, indent + 2, out, slot):
+                    return False
+            else:
+                out.append(f"{head} {flow(item)}\n")
+        return True
+    for item in value:
+        index = slot(item)
+        if index is not None:
+            out.append((index, False, indent, ""))
+        elif isinstance(item, (dict, list)) and item:
+            inner: DumpPlan = []
+            if not _plan_block(item, indent + 2, inner, slot) or not isinstance(inner[0], str):
+                return False
+            inner[0] = " " * indent + "- " + inner[0][indent + 2 :]
+            out.extend(inner)
+        else:
+            out.append(f"{' ' * indent}- {flow(item)}\n")
+    return True
+
+
+def run_dump(plan: DumpPlan, values: list[Any]) -> str:
+    """Write a planned dump with ``values`` in its slots."""
+    out: list[str] = []
+    for part in plan:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            index, in_mapping, indent, head = part
+            if in_mapping:
+                _mapping_value(head, values[index], indent, out)
+            else:
+                _sequence_item(values[index], indent, out)
     return "".join(out)
