@@ -64,6 +64,17 @@ def test_an_expired_continue_token_restarts_the_list(fake: FakeCluster) -> None:
     assert tokens == [None, ["3"], None, ["3"], ["6"]]
 
 
+def test_a_page_that_fails_once_is_fetched_again(fake: FakeCluster) -> None:
+    names = submit(fake, *({"id": f"m{i:02}", "payload": {}} for i in range(5)))
+    fake.fault("GET", "/jobs", status=503, times=1)
+    fake.fault("GET", "/jobs", reset=True, times=1)
+    clock = FakeClock()
+    with connect(fake, page_size=2, clock=clock) as client:
+        listed = client.jobs("emails")
+    assert sorted(j.name for j in listed) == sorted(names)
+    assert clock.sleeps == [0.25, 0.5]
+
+
 def test_a_list_that_keeps_expiring_gives_up(fake: FakeCluster) -> None:
     submit(fake, *({"id": f"m{i}", "payload": {}} for i in range(4)))
     fake.expire_continue = 100
