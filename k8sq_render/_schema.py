@@ -51,8 +51,9 @@ class _Checker:
     """A schema with two validators: a compiled one that answers "valid?" fast, and
     ``jsonschema``, which has the last word and lists every error with its path.
 
-    The compiled validator (fastjsonschema, same "integer" rule) is only trusted to say
-    "valid"; whenever it objects, ``jsonschema`` decides and explains.
+    The compiled validator (fastjsonschema) is only trusted to say "valid", and only
+    for documents without whole-number floats such as ``1.0``, which it counts as
+    integers; otherwise ``jsonschema`` decides and explains.
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
@@ -64,8 +65,25 @@ class _Checker:
         try:
             self.fast(instance)
         except Exception:  # noqa: BLE001 - any objection is settled by the full validator
-            return [problem for error in self.full.iter_errors(instance) for problem in _explain(error)]
-        return []
+            pass
+        else:
+            if not _whole_floats(instance):
+                return []
+        return [problem for error in self.full.iter_errors(instance) for problem in _explain(error)]
+
+
+def _whole_floats(value: Any) -> bool:
+    """True if ``value`` holds a float with no fractional part (``1.0``) anywhere."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) and item.is_integer():
+            return True
+    return False
 
 
 @lru_cache(maxsize=None)

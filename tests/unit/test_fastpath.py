@@ -1,0 +1,152 @@
+"""The fast paths give exactly what the plain paths give: same Jobs, same bytes, same verdicts."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from k8sq_render import _render, _schema, _templates, errors, render
+
+from ..conftest import EXAMPLES
+from .test_yaml import TRICKY
+
+OVERRIDES = sorted(p for p in (EXAMPLES / "overrides").iterdir() if p.is_dir())
+
+
+def both_ways(monkeypatch, *args, **kwargs) -> tuple[list, list]:
+    _render._SKELETONS.clear()
+    fast = render(*args, **kwargs)
+    with monkeypatch.context() as patch:
+        patch.setattr(_render, "_traceable", lambda template: False)
+        slow = render(*args, **kwargs)
+    return fast, slow
+
+
+def same(fast: list, slow: list) -> None:
+    assert [m.text for m in fast] == [m.text for m in slow]
+    assert [m.obj for m in fast] == [m.obj for m in slow]
+    assert [m.name for m in fast] == [m.name for m in slow]
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_examples_render_the_same_bytes_both_ways(monkeypatch, example: Path) -> None:
+    same(*both_ways(monkeypatch, example))
+
+
+@pytest.mark.parametrize("example", OVERRIDES, ids=lambda p: p.name)
+def test_override_examples_render_the_same_both_ways(monkeypatch, example: Path) -> None:
+    same(*both_ways(monkeypatch, example / "values.yaml", template_dirs=[example / "templates"]))
+
+
+def test_tricky_values_render_the_same_both_ways(monkeypatch, tmp_path: Path) -> None:
+    messages = [{"id": f"m{i}", "payload": {"v": value, value: [value, 1.5, 10**20, None, True]}}
+                for i, value in enumerate(TRICKY)]
+    document = {"version": "v1", "queue": {"name": "q", "image": "i", "env": {f"E{i}": v for i, v in enumerate(TRICKY)},
+                                           "args": TRICKY}, "messages": messages}
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(document))
+    fast, slow = both_ways(monkeypatch, path)
+    same(fast, slow)
+    assert len(_render._SKELETONS) == 1  # one queue, one skeleton
+
+
+def test_the_skeleton_is_parsed_once_per_queue(monkeypatch) -> None:
+    _render._SKELETONS.clear()
+    calls = []
+    original = _render._skeleton
+    monkeypatch.setattr(_render, "_skeleton", lambda text: calls.append(1) or original(text))
+    manifests = render(EXAMPLES / "many-messages.yaml")
+    assert len(manifests) == 24
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A value inside a longer plain scalar, a comment, a key: placeholders are not whole values.
+        "{% block job_spec_extra %}  parallelism: 1\n{% endblock %}{% block pod_metadata %}{{ super() }}"
+        "      annotations: {note: prefix {{ message.id }} }\n{% endblock %}",
+        "{% block job_spec_extra %}  completions: 1 # {{ message.id }}\n{% endblock %}",
+        "{% block pod_metadata %}{{ super() }}      annotations: {{ {message.id: 'x'} }}\n{% endblock %}",
+    ],
+)
+def test_unusual_templates_fall_back_and_still_match(monkeypatch, tmp_path: Path, body: str) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "job.yaml.j2").write_text('{% extends "builtin/v1/job.yaml.j2" %}' + body)
+    same(*both_ways(monkeypatch, EXAMPLES / "priority.yaml", template_dirs=[tmp_path]))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{{ super() }}{% endblock %}', True),
+        ('{% extends "builtin/v1/job.yaml.j2" %}{% macro m(x) %}{{ x }}{% endmacro %}', False),
+        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{{ super() | upper }}{% endblock %}', False),
+        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% set x %}a{% endset %}{% endblock %}', False),
+        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% if self.sidecars() == "" %}{% endif %}'
+         "{% endblock %}", False),
+        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% filter upper %}x{% endfilter %}'
+         "{% endblock %}", False),
+    ],
+)
+def test_only_templates_that_write_values_directly_are_traced(tmp_path: Path, body: str, expected: bool) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "job.yaml.j2").write_text(body)
+    assert _templates.traceable(_templates.job_template("v1", [tmp_path])) is expected
+
+
+def test_a_template_comparing_block_text_renders_correctly(monkeypatch, tmp_path: Path) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "job.yaml.j2").write_text(
+        '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}'
+        '{% if self.sidecars() == "" %}  parallelism: 1\n{% endif %}{% endblock %}')
+    fast, slow = both_ways(monkeypatch, EXAMPLES / "minimal.yaml", template_dirs=[tmp_path])
+    same(fast, slow)
+    assert fast[0].obj["spec"]["parallelism"] == 1
+
+
+def _mutations(job: dict, rng: random.Random, count: int) -> list[dict]:
+    """Random edits: drop keys, change types, add unknown keys, at random depths."""
+    out = []
+    replacements = [None, 1, -1, 1.0, 1.5, "x", "", True, [], {}, ["x"], {"x": 1}, 2**40]
+    for _ in range(count):
+        mutated = copy.deepcopy(job)
+        for _ in range(rng.randint(1, 3)):
+            node, path = mutated, []
+            while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
+                key = rng.choice(list(node) if isinstance(node, dict) else range(len(node)))
+                parent, path = node, [*path, key]
+                node = node[key]
+            if not path:
+                continue
+            action = rng.random()
+            if action < 0.3 and isinstance(parent, dict):
+                del parent[path[-1]]
+            elif action < 0.45 and isinstance(node, dict):
+                node["unknownField"] = 1
+            else:
+                parent[path[-1]] = rng.choice(replacements)
+        out.append(mutated)
+    return out
+
+
+def test_the_fast_checker_agrees_with_jsonschema() -> None:
+    checker = _schema._job_checker()
+    rng = random.Random(20261203)
+    jobs = [m.obj for example in sorted(EXAMPLES.glob("*.yaml")) for m in render(example)]
+    valid = invalid = 0
+    for mutated in (m for job in jobs for m in _mutations(job, rng, 60)):
+        full = [p for e in checker.full.iter_errors(mutated) for p in _schema._explain(e)]
+        assert checker.problems(mutated) == full
+        valid, invalid = valid + (not full), invalid + bool(full)
+    assert valid > 50 and invalid > 500
+
+
+def test_a_float_is_not_an_integer(values_file) -> None:
+    with pytest.raises(errors.ValuesError) as caught:
+        render(values_file("version: v1\nqueue: {name: q, image: i, backoffLimit: 1.0}\nmessage: {}\n"))
+    assert [f"{p.path}: {p.message}" for p in caught.value.problems] == ["/queue/backoffLimit: expected integer, got a number"]
