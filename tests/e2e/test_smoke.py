@@ -26,12 +26,9 @@ def test_rendered_minimal_example_completes_and_the_worker_reads_its_message(clu
     # The worker falls back to parsing the variable itself (and says so on stderr) only
     # when k8sq_render.envelope cannot be imported: the log must show the library read it.
     assert "not importable" not in log, log
+    message = document["message"]
+    assert (message["id"], message["payload"]) == ("welcome-42", {"to": "ada@example.com", "template": "welcome"})
     assert cluster.worker_lines(manifest.name) == [
-        {
-            "id": "welcome-42",
-            "queue": "emails",
-            "payload": {"to": "ada@example.com", "template": "welcome"},
-            "attempt": 1,
-        }
+        {"id": message["id"], "queue": document["queue"]["name"], "payload": message["payload"], "attempt": 1}
     ]
     assert pod["spec"]["containers"][0]["image"] == "localhost/k8sq-worker:dev"
