@@ -2,9 +2,9 @@
 
 The client speaks plain HTTP to the proxy on 127.0.0.1; the proxy speaks TLS to the
 API server with the kubeconfig's client certificate, so whatever goes through it acts
-as the kubeconfig's user. Responses are streamed (watches work) and each connection
-is closed after one response (HTTP/1.0), which keeps the proxy simple. At most
-``max_threads`` requests are handled at once.
+as the kubeconfig's user. Responses are streamed, chunk by chunk as the server sends
+them (watches work), and each connection is closed after one response, which keeps the
+proxy simple. At most ``max_threads`` requests are handled at once.
 """
 
 from __future__ import annotations
@@ -141,8 +141,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    # One response per connection, then close: no chunked re-encoding of streamed answers.
-    protocol_version = "HTTP/1.0"
+    # HTTP/1.1 for chunked answers (a client reads a watch event as soon as its chunk
+    # arrives); one response per connection, then close.
+    protocol_version = "HTTP/1.1"
     server: _Server
 
     def do_GET(self) -> None:
@@ -189,15 +190,21 @@ class _Handler(BaseHTTPRequestHandler):
             for key, value in response.getheaders():
                 if key.lower() not in HOP_HEADERS:
                     self.send_header(key, value)
+            chunked = response.getheader("Content-Length") is None
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Connection", "close")
             self.end_headers()
             while chunk := response.read1(64 * 1024):
-                self.wfile.write(chunk)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 self.wfile.flush()
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         except (OSError, http.client.HTTPException):
             # The client went away (a watch it stopped reading), or the server did.
             self.close_connection = True
         finally:
+            self.close_connection = True
             upstream.close()
 
     def _answer_fault(self, fault: Fault) -> None:
@@ -205,7 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
             b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected by the e2e fault proxy",'
             b'"code":' + str(fault.status).encode() + b"}"
         )
+        self.close_connection = True
         self.send_response(fault.status)
+        self.send_header("Connection", "close")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(text)))
         if fault.retry_after is not None:

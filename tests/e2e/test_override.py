@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import k8sq_render
@@ -22,7 +23,7 @@ TEMPLATE = """\
         - name: prepare
           image: {{ queue.image }}
           imagePullPolicy: Never
-          command: ["python3", "-c", "import sys; open('/shared/id', 'w').write(sys.argv[1]); print('prepared', sys.argv[1])", {{ message.id }}]
+          command: ["python3", "-c", PREPARE, {{ message.id }}]
           volumeMounts:
             - name: shared
               mountPath: /shared
@@ -30,13 +31,13 @@ TEMPLATE = """\
           image: {{ queue.image }}
           imagePullPolicy: Never
           restartPolicy: Always
-          command: ["python3", "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); print('sidecar up', flush=True); [time.sleep(1) for _ in iter(int, 1)]"]
+          command: ["python3", "-c", HEARTBEAT]
 {% endblock %}
 {% block sidecars %}
         - name: checker
           image: {{ queue.image }}
           imagePullPolicy: Never
-          command: ["python3", "-c", "print('checker read', open('/shared/id').read())"]
+          command: ["python3", "-c", CHECK]
           volumeMounts:
             - name: shared
               mountPath: /shared
@@ -48,13 +49,30 @@ TEMPLATE = """\
           emptyDir: {}
 {% endblock %}
 """
+SCRIPTS = {
+    "PREPARE": "import sys; open('/shared/id', 'w').write(sys.argv[1]); print('prepared', sys.argv[1])",
+    # Exits at once on SIGTERM (as PID 1 it would ignore it, and hold the pod for the grace period).
+    "HEARTBEAT": (
+        "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); "
+        "print('sidecar up', flush=True); [time.sleep(1) for _ in iter(int, 1)]"
+    ),
+    "CHECK": "print('checker read', open('/shared/id').read())",
+}
+
+
+def template() -> str:
+    """Return the override with its scripts in place (JSON strings are YAML double-quoted scalars)."""
+    text = TEMPLATE
+    for name, script in SCRIPTS.items():
+        text = text.replace(f'"-c", {name}', f'"-c", {json.dumps(script)}')
+    return text
 
 
 def test_an_override_with_init_sidecar_and_extra_containers_runs_to_completion(
     client: k8sq_render.Client, cluster: Cluster, tmp_path: Path
 ) -> None:
     (tmp_path / "v1").mkdir()
-    (tmp_path / "v1" / "job.yaml.j2").write_text(TEMPLATE, encoding="utf-8")
+    (tmp_path / "v1" / "job.yaml.j2").write_text(template(), encoding="utf-8")
     queue = unique("override")
     document = values(cluster.namespace, queue, [{"id": "with-helpers", "payload": {"x": "y"}}])
     (manifest,) = render(document, template_dirs=[tmp_path])
