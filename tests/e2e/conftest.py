@@ -19,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 import k8sq_render
 
-from .support import PART_OF, Cluster, KubeconfigParts, poll, unique
+from .support import PART_OF, PRIORITY, Cluster, KubeconfigParts, poll, unique
 
 HERE = Path(__file__).resolve().parent
 
@@ -125,3 +125,17 @@ def suspended_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
         encoding="utf-8",
     )
     return root
+
+
+@pytest.fixture
+def priority_class(admin_api: Any) -> Iterator[str]:
+    """A PriorityClass made for one test (cluster-scoped: unique name, deleted afterwards)."""
+    api = k8s.SchedulingV1Api(admin_api)
+    name = unique("k8sq-e2e-prio")
+    api.create_priority_class(
+        {"metadata": {"name": name, "labels": dict(PART_OF)}, "value": PRIORITY, "description": "k8sq-render e2e"}
+    )
+    try:
+        yield name
+    finally:
+        api.delete_priority_class(name)

@@ -33,6 +33,8 @@ IMAGE = "localhost/k8sq-worker:dev"
 PART_OF = {"app.kubernetes.io/part-of": "k8sq-render-e2e"}
 #: The line the worker prints: ``k8sq-worker: <json>``.
 WORKER_PREFIX = "k8sq-worker: "
+#: The value of the PriorityClass the ``priority_class`` fixture makes.
+PRIORITY = 4321
 #: How long a Job of the worker image may take to finish (it takes 2-5 s on an idle node).
 JOB_TIMEOUT = 90.0
 

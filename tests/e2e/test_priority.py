@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from kubernetes import client as k8s
 
 import k8sq_render
 from k8sq_render import JobState, _naming
 from k8sq_render.errors import PriorityClassMissing
 
-from .support import PART_OF, Cluster, unique, values, wait_finished
-
-PRIORITY = 4321
-
-
-@pytest.fixture
-def priority_class(admin_api: Any) -> Iterator[str]:
-    """A PriorityClass made for this test (cluster-scoped: unique name, deleted afterwards)."""
-    api = k8s.SchedulingV1Api(admin_api)
-    name = unique("k8sq-e2e-prio")
-    api.create_priority_class(
-        {"metadata": {"name": name, "labels": dict(PART_OF)}, "value": PRIORITY, "description": "k8sq-render e2e"}
-    )
-    try:
-        yield name
-    finally:
-        api.delete_priority_class(name)
+from .support import PRIORITY, Cluster, unique, values, wait_finished
 
 
 def test_a_message_priority_runs_its_pod_with_the_priority_class(
