@@ -154,15 +154,24 @@ def bulk_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             baseline_name="Helm, one render", ratio=ratio, target="≥ 5x", met=ratio >= 5,
         ),
         row(
+            "bulk.stdout", "   (k8sq render to stdout, no -o)", data["cli_stdout_marginal_us_per_job"],
+            data["helm_marginal_us_per_job"], "µs/Job", baseline_name="Helm, one render",
+            ratio=data["helm_marginal_us_per_job"] / data["cli_stdout_marginal_us_per_job"],
+            note="info: marginal, same N",
+        ),
+        row(
             "bulk.library", "   (library, in process, no files)", data["library_in_process_us_per_job"], None,
-            "µs/Job", note="info",
+            "µs/Job", note="info: validate + render of N in one call",
         ),
         row(
             "bulk.rss", f"   k8sq render peak RSS, N={data['n_large']}", large["max_rss_mb"], None, "MB", note="info",
         ),
     ]
     huge = data.get("huge")
+    if "huge_error" in data:
+        rows.append(row("bulk.huge_rss", "   k8sq render, large N", None, None, "", note=data["huge_error"][:200]))
     if huge:
+        files = f"; {huge['files_in']} values files (one file refused)" if huge["files_in"] > 1 else ""
         rows += [
             row(
                 "bulk.huge_rss", f"   k8sq render peak RSS, N={huge['n']}", huge["max_rss_mb"], None, "MB",
@@ -170,7 +179,7 @@ def bulk_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             ),
             row(
                 "bulk.huge_time", f"   k8sq render time, N={huge['n']}", huge["seconds"], None, "s",
-                note=f"{huge['us_per_job']:.0f} µs/Job all in",
+                note=f"{huge['us_per_job']:.0f} µs/Job all in{files}",
             ),
         ]
     return rows
@@ -336,7 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         data = render_bench.bulk(args.bulk_n, args.bulk_small, args.bulk_repeats, work)
         if args.huge_n:
             print(f"== k8sq render of {args.huge_n} messages ...", file=sys.stderr, flush=True)
-            data["huge"] = render_bench.huge(args.huge_n, work)
+            try:
+                data["huge"] = render_bench.huge(args.huge_n, work)
+            except Exception as exc:
+                traceback.print_exc()
+                data["huge_error"] = f"{type(exc).__name__}: {exc}"
         return data
 
     try:

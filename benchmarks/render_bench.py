@@ -90,11 +90,16 @@ def k8sq_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "k8sq_render"]
 
 
-def cli_render(values: Path, work: Path) -> dict[str, Any]:
-    """``k8sq render VALUES -o DIR`` into a fresh empty DIR; the DIR is removed afterwards."""
+def cli_render(values: list[Path], work: Path, *, files: bool = True) -> dict[str, Any]:
+    """``k8sq render VALUES... -o DIR`` into a fresh empty DIR; the DIR is removed afterwards.
+
+    With ``files=False``: ``k8sq render VALUES...`` writing the YAML stream to stdout (discarded).
+    """
+    if not files:
+        return run_measured([*k8sq_command(), "render", *map(str, values)])
     out = Path(tempfile.mkdtemp(prefix="out-", dir=work))
     try:
-        result = run_measured([*k8sq_command(), "render", str(values), "-o", str(out)])
+        result = run_measured([*k8sq_command(), "render", *map(str, values), "-o", str(out)])
         result["files"] = sum(1 for _ in os.scandir(out))
         return result
     finally:
@@ -241,12 +246,20 @@ def bulk(n_large: int, n_small: int, repeats: int, work: Path) -> dict[str, Any]
     files = {
         n: workload.write_values(work / f"values-{n}.yaml", workload.bulk_document(n)) for n in (n_small, n_large)
     }
-    cli_render(files[n_small], work)  # warm the page cache and .pyc files
-    cli_runs = interleaved({str(n): (lambda n=n: cli_render(files[n], work)) for n in (n_small, n_large)}, repeats)  # type: ignore[misc]
+    cli_render([files[n_small]], work)  # warm the page cache and .pyc files
+    cli_runs = interleaved({str(n): (lambda n=n: cli_render([files[n]], work)) for n in (n_small, n_large)}, repeats)  # type: ignore[misc]
     for n in (n_small, n_large):
         bad = [r["files"] for r in cli_runs[str(n)] if r["files"] != n]
         if bad:
             raise RuntimeError(f"k8sq render wrote {bad[0]} files for {n} messages")
+    stdout_runs = interleaved(
+        {str(n): (lambda n=n: cli_render([files[n]], work, files=False)) for n in (n_small, n_large)},  # type: ignore[misc]
+        repeats,
+    )
+    stdout_marginal_us = (
+        (statistics.median(r["seconds"] for r in stdout_runs[str(n_large)])
+         - statistics.median(r["seconds"] for r in stdout_runs[str(n_small)])) / (n_large - n_small) * 1e6
+    )
     cli_small = statistics.median(r["seconds"] for r in cli_runs[str(n_small)])
     cli_large = statistics.median(r["seconds"] for r in cli_runs[str(n_large)])
     ours_marginal_us = (cli_large - cli_small) / (n_large - n_small) * 1e6
@@ -297,24 +310,40 @@ def bulk(n_large: int, n_small: int, repeats: int, work: Path) -> dict[str, Any]
         "helm_marginal_us_per_job": helm_marginal_us,
         "ratio": helm_marginal_us / ours_marginal_us,
         "library_in_process_us_per_job": library / n_large * 1e6,
+        "cli_stdout_marginal_us_per_job": stdout_marginal_us,
+        "cli_stdout": {
+            str(n): {"seconds": summary([r["seconds"] for r in stdout_runs[str(n)]])} for n in (n_small, n_large)
+        },
     }
 
 
-def huge(n: int, work: Path) -> dict[str, Any]:
-    """Section 2, memory: ``k8sq render`` of an N-message file (one run), time and peak RSS."""
+def huge(n: int, work: Path, *, split: int = 25_000) -> dict[str, Any]:
+    """Section 2, memory: ``k8sq render`` of N messages (one run), time and peak RSS.
+
+    One values file first. If k8sq-render refuses a file that large (it caps the values
+    in one document), the same messages go in files of ``split`` messages, all given to
+    one ``k8sq render`` run, and the refusal is recorded.
+    """
     path = workload.write_values_streaming(work / f"values-{n}.yaml", n)
-    result = cli_render(path, work)
-    if result["files"] != n:
-        raise RuntimeError(f"k8sq render wrote {result['files']} files for {n} messages")
-    return {
-        "n": n,
-        "values_file_mb": path.stat().st_size / 1e6,
-        "seconds": result["seconds"],
-        "us_per_job": result["seconds"] / n * 1e6,
-        "max_rss_mb": result["max_rss_mb"],
-        "user_s": result["user_s"],
-        "sys_s": result["sys_s"],
-    }
+    result: dict[str, Any] = {"n": n, "values_file_mb": path.stat().st_size / 1e6, "files_in": 1}
+    try:
+        run = cli_render([path], work)
+    except RuntimeError as exc:
+        result["single_file_refused"] = str(exc).split(" exited ", 1)[-1][:500]
+        path.unlink()
+        paths = [
+            workload.write_values_streaming(work / f"values-{n}-{start}.yaml", min(split, n - start), start=start)
+            for start in range(0, n, split)
+        ]
+        result["files_in"] = len(paths)
+        run = cli_render(paths, work)
+    if run["files"] != n:
+        raise RuntimeError(f"k8sq render wrote {run['files']} files for {n} messages")
+    result.update(
+        seconds=run["seconds"], us_per_job=run["seconds"] / n * 1e6, max_rss_mb=run["max_rss_mb"],
+        user_s=run["user_s"], sys_s=run["sys_s"],
+    )
+    return result
 
 
 # -- profile ----------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def write_values(path: Path, document: dict[str, Any]) -> Path:
     return path
 
 
-def write_values_streaming(path: Path, count: int, *, priorities: bool = True) -> Path:
+def write_values_streaming(path: Path, count: int, *, priorities: bool = True, start: int = 0) -> Path:
     """Write a large values file message by message, without building it in memory first.
 
     Each message is written as one line of JSON (valid YAML flow), so a 100 000-message
@@ -90,7 +90,7 @@ def write_values_streaming(path: Path, count: int, *, priorities: bool = True) -
     with path.open("w", encoding="utf-8") as out:
         yaml.safe_dump(head, out, sort_keys=False, width=1000)
         out.write("messages:\n")
-        for i in range(count):
+        for i in range(start, start + count):
             out.write("  - ")
             out.write(json.dumps(message(i, priorities=priorities), ensure_ascii=False, separators=(", ", ": ")))
             out.write("\n")
