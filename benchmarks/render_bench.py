@@ -60,27 +60,48 @@ def summary(samples: list[float], scale: float = 1.0) -> dict[str, Any]:
     }
 
 
-def run_measured(argv: list[str], *, cwd: Path | None = None) -> dict[str, Any]:
-    """Run ``argv`` as a fresh process; return wall seconds, its own peak RSS and exit code.
+# Runs argv as its grandchild and writes "seconds maxrss_kib user sys exitcode" to the file
+# named first. A child started straight from this (large) process would report this
+# process's RSS as its own peak: Linux keeps the high-water mark of the memory a child
+# starts with (vfork or fork) across exec. A small interpreter in between keeps that small.
+_RUN_AND_MEASURE = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as out:
+    out.write(f"{wall} {usage.ru_maxrss} {usage.ru_utime} {usage.ru_stime} {os.waitstatus_to_exitcode(status)}")
+"""
 
-    ``os.wait4`` reports the resource use of exactly this child (``RUSAGE_CHILDREN``
-    would give the largest child so far).
+
+def run_measured(argv: list[str], *, cwd: Path | None = None) -> dict[str, Any]:
+    """Run ``argv`` as a fresh process; return its wall seconds, own peak RSS and CPU times.
+
+    Raises:
+        RuntimeError: the command failed (its stderr is in the message).
     """
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as report:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _RUN_AND_MEASURE, report.name, *argv],
+            stdout=subprocess.DEVNULL, stderr=err, cwd=cwd, check=False,
+        )
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {stderr.strip()[-2000:]}")
+        fields = report.read().split()
+    if done.returncode != 0 or len(fields) != 5 or fields[4] != "0":
+        code = fields[4] if len(fields) == 5 else done.returncode
+        raise RuntimeError(f"{' '.join(argv)} exited {code}: {stderr.strip()[-2000:]}")
     return {
-        "seconds": wall,
-        "max_rss_mb": usage.ru_maxrss / 1024,  # Linux reports KiB
-        "user_s": usage.ru_utime,
-        "sys_s": usage.ru_stime,
+        "seconds": float(fields[0]),
+        "max_rss_mb": int(fields[1]) / 1024,  # Linux reports KiB
+        "user_s": float(fields[2]),
+        "sys_s": float(fields[3]),
     }
 
 
