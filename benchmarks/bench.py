@@ -280,6 +280,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="also profile the per-message path (pyinstrument)")
     p.add_argument("--output", type=Path, default=HERE / "results" / "latest.json", help="results JSON")
     p.add_argument("--no-write", action="store_true", help="print only; leave the results file alone")
+    p.add_argument("--update-readme", action="store_true",
+                   help="put the table and the machine into benchmarks/README.md (between its results markers)")
     args = p.parse_args(argv)
     if args.render_only:
         args.sections = "render,bulk"
@@ -375,7 +377,33 @@ def main(argv: list[str] | None = None) -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"results: {args.output}", file=sys.stderr)
+    if args.update_readme:
+        update_readme(HERE / "README.md", text, facts)
     return 1 if crashed else 0
+
+
+def describe_machine(facts: dict[str, Any]) -> str:
+    """One paragraph about where and on what code the numbers were taken."""
+    packages = ", ".join(f"{k} {v}" for k, v in facts["packages"].items() if v)
+    load = ", ".join(f"{x:.1f}" for x in facts["load_average_at_start"])
+    dirty = facts["git_uncommitted_product_files"]
+    code = f"commit {facts['git_commit'][:10]}" + (f" plus uncommitted changes to {', '.join(dirty)}" if dirty else "")
+    return (
+        f"Measured {facts['date']} on {facts['cpu']}, {facts['cores']} cores, {facts['memory_gib']} GiB, "
+        f"load average {load} at start; Python {facts['python']}; {packages}; {code}."
+    )
+
+
+def update_readme(readme: Path, text: str, facts: dict[str, Any]) -> None:
+    """Replace what stands between ``<!-- results:start -->`` and ``<!-- results:end -->``."""
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    content = readme.read_text(encoding="utf-8")
+    if start not in content or end not in content:
+        print(f"warning: {readme} has no results markers; left alone", file=sys.stderr)
+        return
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{describe_machine(facts)}\n\n{text}\n{end}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":
