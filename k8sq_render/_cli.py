@@ -103,7 +103,7 @@ def _cluster_options(command: argparse.ArgumentParser, *, namespace: bool = True
 
 def _render(args: argparse.Namespace, out: TextIO) -> int:
     from . import _output
-    from ._render import render
+    from ._render import iter_render
 
     from ._render import GitOps
 
@@ -112,27 +112,27 @@ def _render(args: argparse.Namespace, out: TextIO) -> int:
     if args.argocd_hook and not args.gitops:
         raise _Usage("--argocd-hook needs --gitops")
     gitops = GitOps(argocd_hook=args.argocd_hook) if args.gitops else None
-    manifests = render(args.values, template_dirs=args.templates, gitops=gitops)
+    manifests = iter_render(args.values, template_dirs=args.templates, gitops=gitops)
     if not args.output:
-        out.write("".join(f"---\n{m.text}" for m in manifests))
+        for manifest in manifests:
+            out.write(f"---\n{manifest.text}")
         return 0
-    files = _output.planned_files(manifests, kustomize=args.kustomize)
+    count, changes = _output.sync(args.output, manifests, kustomize=args.kustomize, check=args.check)
     if args.check:
-        drift = _output.diff(args.output, files)
-        for item in drift:
+        for item in changes:
             print(item, file=sys.stderr)
-        return 1 if drift else 0
-    changes = _output.write(args.output, files)
-    print(f"{args.output}: {len(files)} files, {len(changes)} changed", file=sys.stderr)
+        return 1 if changes else 0
+    print(f"{args.output}: {count} files, {len(changes)} changed", file=sys.stderr)
     return 0
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._render import _load_all
+    from ._render import check_all
+    from ._values import Values
 
-    values = list(_load_all(args.values))
-    count = sum(len(v.messages) for v in values)
-    out.write(f"{len(values)} values file(s) valid, {count} message(s)\n")
+    opened = check_all(args.values)
+    count = sum(len(s.messages) if isinstance(s, Values) else sum(1 for _ in s.specs()) for s in opened)
+    out.write(f"{len(opened)} values file(s) valid, {count} message(s)\n")
     return 0
 
 

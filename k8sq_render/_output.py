@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,9 @@ from .errors import OutputError
 
 KUSTOMIZATION = "kustomization.yaml"
 _OURS = f'{_naming.MANAGED_BY_KEY}: "{_naming.MANAGED_BY}"'
+_KUSTOMIZATION_HEADER = "# Written by k8sq-render: lists the Jobs of this directory.\n"
+# The managed-by label is among the first lines of every Job we write.
+_HEAD_BYTES = 4096
 
 
 def file_name(manifest: Manifest) -> str:
@@ -31,15 +34,18 @@ def file_name(manifest: Manifest) -> str:
     return f"{prefix}{manifest.name}.yaml"
 
 
-def planned_files(manifests: Sequence[Manifest], *, kustomize: bool = False) -> dict[str, str]:
-    """Return ``{file name: content}`` for an output directory, sorted by name."""
-    files = {file_name(m): m.text for m in manifests}
-    files = dict(sorted(files.items()))
+def planned_files(manifests: Iterable[Manifest], *, kustomize: bool = False) -> dict[str, str]:
+    """Return ``{file name: content}`` for an output directory, sorted by name (in memory)."""
+    files = dict(sorted((file_name(m), m.text) for m in manifests))
     if kustomize:
-        files[KUSTOMIZATION] = _yaml.dump(
-            {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": list(files)}
-        )
+        files[KUSTOMIZATION] = kustomization(list(files))
     return files
+
+
+def kustomization(names: list[str]) -> str:
+    """Return the ``kustomization.yaml`` listing ``names``."""
+    document = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": sorted(names)}
+    return _KUSTOMIZATION_HEADER + _yaml.dump(document)
 
 
 @dataclass(frozen=True)
@@ -53,70 +59,89 @@ class Drift:
         return f"{self.path}: {self.change}"
 
 
-def _owned(directory: Path) -> dict[str, Path]:
-    """Files in ``directory`` this tool wrote earlier."""
-    owned = {}
+def _owned(directory: Path) -> set[str]:
+    """Names of the files in ``directory`` this tool wrote earlier."""
+    owned = set()
     if directory.is_dir():
-        for path in sorted(directory.glob("*.yaml")):
-            if path.name == KUSTOMIZATION:
-                owned[path.name] = path
-                continue
+        for path in directory.glob("*.yaml"):
             try:
-                if _OURS in path.read_text(encoding="utf-8"):
-                    owned[path.name] = path
+                with open(path, encoding="utf-8") as handle:
+                    head = handle.read(_HEAD_BYTES)
             except (OSError, UnicodeDecodeError):
                 continue
+            if _OURS in head or head.startswith(_KUSTOMIZATION_HEADER):
+                owned.add(path.name)
     return owned
 
 
-def diff(directory: str | os.PathLike[str], files: dict[str, str]) -> list[Drift]:
-    """Return how ``directory`` differs from ``files`` (empty when it matches)."""
-    target = Path(directory)
-    owned = _owned(target)
-    drift = []
-    for name, content in files.items():
-        path = target / name
-        if not path.is_file():
-            drift.append(Drift(str(path), "missing"))
-        elif path.read_bytes() != content.encode("utf-8"):
-            drift.append(Drift(str(path), "differs"))
-    for name, path in owned.items():
-        if name not in files:
-            drift.append(Drift(str(path), "stale"))
-    return drift
+def sync(
+    directory: str | os.PathLike[str], manifests: Iterable[Manifest], *, kustomize: bool = False, check: bool = False
+) -> tuple[int, list[Drift]]:
+    """Make ``directory`` hold exactly the files of ``manifests``; return (file count, changes).
 
-
-def write(directory: str | os.PathLike[str], files: dict[str, str]) -> list[Drift]:
-    """Make ``directory`` hold exactly ``files`` (plus any files not ours); return what changed.
+    Manifests are taken one at a time (any number, flat memory). Changed files go to a
+    staging directory first; only when every manifest has rendered are they moved in,
+    and stale files of ours removed. With ``check``, nothing is written.
 
     Raises:
         OutputError: the directory cannot be created or written.
+        K8sqError: whatever rendering raises; the directory is then left as it was.
     """
     target = Path(directory)
-    changes = diff(target, files)
-    if not changes:
-        return []
+    if target.exists() and not target.is_dir():
+        raise OutputError(path=str(target), message="exists and is not a directory")
+    owned = _owned(target)
+    staging: Path | None = None
+    changes: list[tuple[str, str]] = []  # (file name, change): small, since there may be very many
+    names: list[str] = []
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.k8sq-", dir=target.parent))
-    except OSError as exc:
-        raise OutputError(path=str(target), message=f"cannot create the output directory: {exc.strerror}") from None
-    try:
-        for change in changes:
-            if change.change != "stale":
-                name = Path(change.path).name
-                staged = staging / name
-                with open(staged, "w", encoding="utf-8", newline="") as handle:
-                    handle.write(files[name])
-                    handle.flush()
-                    os.fsync(handle.fileno())
-        for change in changes:
-            if change.change == "stale":
-                os.unlink(change.path)
+        if not check:
+            staging = _staging(target)
+        for name, content in _contents(manifests, names, kustomize):
+            path = target / name
+            if not path.is_file():
+                change = "missing"
+            elif path.read_bytes() != content:
+                change = "differs"
             else:
-                os.replace(staging / Path(change.path).name, change.path)
+                continue
+            changes.append((name, change))
+            if staging is not None:
+                _write(staging / name, content)
+        changes += [(name, "stale") for name in sorted(owned - set(names))]
+        if staging is not None:
+            for name, change in changes:
+                if change == "stale":
+                    os.unlink(target / name)
+                else:
+                    os.replace(staging / name, target / name)
     except OSError as exc:
         raise OutputError(path=str(target), message=f"cannot write: {exc.strerror}") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return changes
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return len(names), [Drift(str(target / name), change) for name, change in changes]
+
+
+def _contents(manifests: Iterable[Manifest], names: list[str], kustomize: bool) -> Iterator[tuple[str, bytes]]:
+    for manifest in manifests:
+        name = file_name(manifest)
+        names.append(name)
+        yield name, manifest.text.encode("utf-8")
+    if kustomize:
+        text = kustomization(names)
+        names.append(KUSTOMIZATION)
+        yield KUSTOMIZATION, text.encode("utf-8")
+
+
+def _staging(target: Path) -> Path:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.k8sq-", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(path=str(target), message=f"cannot create the output directory: {exc.strerror}") from None
+
+
+def _write(path: Path, content: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(content)

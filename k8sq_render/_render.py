@@ -22,14 +22,12 @@ from typing import Any
 import jinja2
 
 from . import _naming, _schema, _templates, _values, _yaml
-from .envelope import ENV_VAR, MAX_ENV_BYTES, Message, encode
+from .envelope import ENV_VAR, Message, encode
 from .errors import K8sqWarning, ManifestError, MessageTooLargeError, Problem, ValuesError
 
 #: etcd refuses objects over ~1.5 MiB and the API server requests over 3 MiB; a Job
 #: also becomes pods of about the same size, so stay well below.
 MAX_MANIFEST_BYTES = 1024 * 1024
-#: Linux's limit for one argument or environment string, its NUL included (32 pages).
-MAX_ARG_STRLEN = 32 * 4096
 
 TemplateDirs = Sequence[str | os.PathLike[str]]
 
@@ -142,102 +140,79 @@ def k8s_literal(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def plan(values: _values.Values, *, attempt: int = 1, gitops: GitOps | None = None) -> list[JobPlan]:
-    """Plan one Job per message of ``values`` (see :class:`GitOps` for what it changes).
+class Planner:
+    """Plans the Jobs of one queue: what is the same for every message is decided once."""
 
-    Raises:
-        ValuesError: a message's envelope is over the size Linux allows for one
-            environment string (every such message is listed).
-    """
-    queue = values.queue
-    extra_annotations: dict[str, str] = {}
-    if gitops is not None:
-        queue = {k: v for k, v in queue.items() if k != "ttlSecondsAfterFinished"}
-        warnings.warn(
-            "GitOps output leaves out ttlSecondsAfterFinished: a Job deleted by its TTL would show as "
-            "missing and be created again at the next sync",
-            K8sqWarning,
-            stacklevel=2,
-        )
-        if gitops.argocd_hook:
-            extra_annotations = {
-                "argocd.argoproj.io/hook": gitops.argocd_hook,
-                "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
-            }
-    name = queue["name"]
-    user_labels = dict(queue.get("labels", {}))
-    user_annotations = dict(queue.get("annotations", {}))
-    labels = {**_naming.queue_labels(name, values.version), **user_labels}
-    user_env = [{"name": k, "value": k8s_literal(v)} for k, v in queue.get("env", {}).items()]
-    command = [k8s_literal(part) for part in queue["command"]] if "command" in queue else None
-    args = [k8s_literal(part) for part in queue["args"]] if "args" in queue else None
-    classes = queue.get("priorityClasses", {})
-
-    plans: list[JobPlan] = []
-    problems = list(_exec_limits(queue, values.source))
-    for spec in values.messages:
-        envelope = encode(
-            Message(id=spec.id, queue=name, timestamp=spec.timestamp, payload=spec.payload, attempt=attempt)
-        )
-        size = len(envelope.encode("utf-8"))
-        if size > MAX_ENV_BYTES:
-            problems.append(
-                Problem(
-                    spec.pointer,
-                    f"the message envelope is {size} bytes, over the {MAX_ENV_BYTES} bytes Linux allows in one "
-                    "environment variable (the container could never start); pass large data by reference",
-                    file=values.source,
-                )
+    def __init__(self, values: _values.Values, *, attempt: int = 1, gitops: GitOps | None = None) -> None:
+        queue = dict(values.queue)
+        extra_annotations: dict[str, str] = {}
+        if gitops is not None:
+            queue.pop("ttlSecondsAfterFinished", None)
+            warnings.warn(
+                "GitOps output leaves out ttlSecondsAfterFinished: a Job deleted by its TTL would show as "
+                "missing and be created again at the next sync",
+                K8sqWarning,
+                stacklevel=3,
             )
-            continue
+            if gitops.argocd_hook:
+                extra_annotations = {
+                    "argocd.argoproj.io/hook": gitops.argocd_hook,
+                    "argocd.argoproj.io/hook-delete-policy": "BeforeHookCreation",
+                }
+        self.values = values
+        self.queue = queue
+        self.attempt = attempt
+        self.gitops = gitops
+        self.name = queue["name"]
+        self.user_annotations = {**extra_annotations, **queue.get("annotations", {})}
+        self.pod_annotations = dict(queue.get("annotations", {}))
+        self.labels = {**_naming.queue_labels(self.name, values.version), **queue.get("labels", {})}
+        self.user_env = [{"name": k, "value": k8s_literal(v)} for k, v in queue.get("env", {}).items()]
+        self.command = [k8s_literal(part) for part in queue["command"]] if "command" in queue else None
+        self.args = [k8s_literal(part) for part in queue["args"]] if "args" in queue else None
+        self.classes = queue.get("priorityClasses", {})
+
+    def plan(self, spec: _values.MessageSpec) -> JobPlan:
+        """Plan the Job of one message."""
+        envelope = encode(
+            Message(id=spec.id, queue=self.name, timestamp=spec.timestamp, payload=spec.payload, attempt=self.attempt)
+        )
         annotations = {
-            _naming.QUEUE_ANNOTATION: name,
+            _naming.QUEUE_ANNOTATION: self.name,
             _naming.MESSAGE_ID_ANNOTATION: spec.id,
-            _naming.VERSION_ANNOTATION: values.version,
-            _naming.ATTEMPT_ANNOTATION: str(attempt),
+            _naming.VERSION_ANNOTATION: self.values.version,
+            _naming.ATTEMPT_ANNOTATION: str(self.attempt),
         }
         if spec.timestamp is not None:
             annotations[_naming.TIMESTAMP_ANNOTATION] = str(spec.timestamp)
         if spec.priority is not None:
             annotations[_naming.PRIORITY_ANNOTATION] = spec.priority
-        plans.append(
-            JobPlan(
-                version=values.version,
-                queue=queue,
-                message=spec,
-                attempt=attempt,
-                name=_naming.job_name(name, spec.id, attempt),
-                namespace=queue["namespace"],
-                labels=labels,
-                annotations={**annotations, **extra_annotations, **user_annotations},
-                pod_labels=labels,
-                pod_annotations=user_annotations,
-                priority_class=classes[spec.priority] if spec.priority is not None else None,
-                envelope=envelope,
-                env=[*user_env, {"name": ENV_VAR, "value": k8s_literal(envelope)}],
-                command=command,
-                args=args,
-                source=values.source,
-                gitops=gitops,
-            )
+        annotations.update(self.user_annotations)
+        return JobPlan(
+            version=self.values.version,
+            queue=self.queue,
+            message=spec,
+            attempt=self.attempt,
+            name=_naming.job_name(self.name, spec.id, self.attempt),
+            namespace=self.queue["namespace"],
+            labels=self.labels,
+            annotations=annotations,
+            pod_labels=self.labels,
+            pod_annotations=self.pod_annotations,
+            priority_class=self.classes[spec.priority] if spec.priority is not None else None,
+            envelope=envelope,
+            env=[*self.user_env, {"name": ENV_VAR, "value": k8s_literal(envelope)}],
+            command=self.command,
+            args=self.args,
+            source=self.values.source,
+            gitops=self.gitops,
         )
-    if problems:
-        raise ValuesError(problems=problems)
-    return plans
 
 
-def _exec_limits(queue: Mapping[str, Any], source: str | None) -> Iterator[Problem]:
-    """Environment strings and arguments Linux would refuse at exec (E2BIG)."""
-    strings = [(f"/queue/env/{k}", f"{k}={v}") for k, v in queue.get("env", {}).items()]
-    for field_name in ("command", "args"):
-        strings += [(f"/queue/{field_name}/{i}", arg) for i, arg in enumerate(queue.get(field_name, []))]
-    for where, text in strings:
-        size = len(text.encode("utf-8")) + 1
-        if size > MAX_ARG_STRLEN:
-            yield Problem(
-                where, f"is {size} bytes, over the {MAX_ARG_STRLEN} bytes Linux allows in one argument or "
-                "environment string (the container could never start)", file=source,
-            )
+def plan(values: _values.Values, *, attempt: int = 1, gitops: GitOps | None = None) -> list[JobPlan]:
+    """Plan one Job per message of validated ``values`` (see :class:`GitOps` for what it changes)."""
+    planner = Planner(values, attempt=attempt, gitops=gitops)
+    return [planner.plan(spec) for spec in values.messages]
 
 
 def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
@@ -400,16 +375,14 @@ def render_values(
     return [render_plan(job, template) for job in plan(values, attempt=attempt, gitops=gitops)]
 
 
-def render(
-    sources: Iterable[str | Path | _values.Values] | str | Path | _values.Values,
-    *,
-    template_dirs: TemplateDirs = (),
-    gitops: GitOps | None = None,
-) -> list[Manifest]:
+Sources = Iterable[str | os.PathLike[str] | _values.Values] | str | os.PathLike[str] | _values.Values
+
+
+def render(sources: Sources, *, template_dirs: TemplateDirs = (), gitops: GitOps | None = None) -> list[Manifest]:
     """Render values files (or validated :class:`Values`) into Job manifests.
 
-    All sources are loaded and validated before anything is rendered, and every
-    problem of every file is reported together.
+    All sources are validated before anything is rendered, and every problem of every
+    file is reported together.
 
     Args:
         sources: One or more values files or :class:`Values`.
@@ -424,37 +397,59 @@ def render(
         TemplateNotFoundError, TemplateError, ManifestError, MessageTooLargeError:
             rendering failed; the error names the template and the manifest path.
     """
-    if isinstance(sources, (str, Path, _values.Values)):
+    return list(iter_render(sources, template_dirs=template_dirs, gitops=gitops))
+
+
+def iter_render(
+    sources: Sources, *, template_dirs: TemplateDirs = (), gitops: GitOps | None = None
+) -> Iterator[Manifest]:
+    """Like :func:`render`, one manifest at a time: memory stays flat for any number of messages.
+
+    Every source is validated (all problems reported together) before the first manifest.
+    """
+    opened = check_all(sources)
+    # Within one file, distinct message ids give distinct names; across files, remember them.
+    seen: set[tuple[str, str]] | None = set() if len(opened) > 1 else None
+    for source in opened:
+        if isinstance(source, _values.Values):
+            values, specs = source, iter(source.messages)
+        else:
+            values, specs = source.values(), source.specs()
+        template = _templates.job_template(values.version, template_dirs)
+        planner = Planner(values, gitops=gitops)
+        for spec in specs:
+            manifest = render_plan(planner.plan(spec), template)
+            key = (manifest.namespace, manifest.name)
+            if seen is None:
+                yield manifest
+                continue
+            if key in seen:
+                problem = Problem(
+                    spec.pointer,
+                    f"message {manifest.message_id!r} of this queue is also in another values file (Job {manifest.name})",
+                    file=values.source,
+                )
+                raise ValuesError(problems=[problem])
+            seen.add(key)
+            yield manifest
+
+
+def check_all(sources: Sources) -> list[_values.ValuesFile | _values.Values]:
+    """Open and check every source; raise one error listing every problem of every file."""
+    if isinstance(sources, (str, os.PathLike, _values.Values)):
         sources = [sources]
-    loaded = list(_load_all(sources))
-    manifests = [m for values in loaded for m in render_values(values, template_dirs=template_dirs, gitops=gitops)]
-    _check_unique(manifests)
-    return manifests
-
-
-def _load_all(sources: Iterable[str | Path | _values.Values]) -> Iterator[_values.Values]:
-    results: list[_values.Values] = []
+    opened: list[_values.ValuesFile | _values.Values] = []
     problems: list[Problem] = []
     for source in sources:
         if isinstance(source, _values.Values):
-            results.append(source)
+            opened.append(source)
             continue
         try:
-            results.append(_values.load(source))
+            values_file = _values.open_values(source)
+            problems += values_file.check()
+            opened.append(values_file)
         except ValuesError as exc:
             problems.extend(exc.problems)
     if problems:
         raise ValuesError(problems=problems)
-    yield from results
-
-
-def _check_unique(manifests: list[Manifest]) -> None:
-    seen: dict[tuple[str, str], Manifest] = {}
-    problems = []
-    for manifest in manifests:
-        key = (manifest.namespace, manifest.name)
-        if key in seen:
-            problems.append(Problem("", f"message {manifest.message_id!r} of this queue appears in more than one values file (Job {manifest.name})"))
-        seen.setdefault(key, manifest)
-    if problems:
-        raise ValuesError(problems=problems)
+    return opened

@@ -103,6 +103,17 @@ def _job_checker() -> _Checker:
     return _Checker(job_schema())
 
 
+@lru_cache(maxsize=None)
+def _message_checker(version: str) -> _Checker:
+    schema = values_schema(version)
+    return _Checker({"$ref": "#/$defs/message", "$defs": schema["$defs"]})
+
+
+def check_message(message: Any, version: str) -> list[Problem]:
+    """Return every schema problem of one message (paths relative to the message)."""
+    return _message_checker(version).problems(message)
+
+
 def check_values(document: Any, version: str) -> list[Problem]:
     """Return every schema problem of a values document (empty when valid)."""
     return _values_checker(version).problems(document)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _naming, _schema, _yaml
+from . import _naming, _schema, _yaml, envelope
 from . import _resources
 from .envelope import ENV_VAR
 from .errors import Problem, UnknownVersionError, ValuesError
@@ -23,6 +23,9 @@ from .errors import Problem, UnknownVersionError, ValuesError
 #: A document with more values than this (after YAML aliases are expanded) is refused,
 #: so a few lines of nested aliases cannot make validation run for ever.
 MAX_VALUES = 1_000_000
+TOO_MANY_VALUES = f"holds more than {MAX_VALUES} values (nested YAML aliases?)"
+#: Linux's limit for one argument or environment string, its NUL included (32 pages).
+MAX_ARG_STRLEN = 32 * 4096
 
 
 @dataclass(frozen=True)
@@ -64,21 +67,13 @@ class Values:
 
 
 def read_document(path: str | Path) -> Any:
-    """Read a values file: JSON when it ends in ``.json``, YAML otherwise.
+    """Read a values file whole: JSON when it ends in ``.json``, YAML otherwise.
 
     Raises:
         ValuesError: the file cannot be read or parsed (with file and line).
     """
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValuesError(problems=[Problem("", "file not found", file=name)]) from None
-    except UnicodeDecodeError as exc:
-        raise ValuesError(problems=[Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name)]) from None
-    except OSError as exc:
-        raise ValuesError(problems=[Problem("", f"cannot read: {exc.strerror}", file=name)]) from None
-    return parse(text, source=name, as_json=name.endswith(".json"))
+    return parse(_read_text(path), source=name, as_json=name.endswith(".json"))
 
 
 def parse(text: str, *, source: str | None = None, as_json: bool = False) -> Any:
@@ -115,50 +110,248 @@ def validate(document: Any, *, source: str | None = None) -> Values:
     Raises:
         UnknownVersionError: ``version`` names no packaged version.
         ValuesError: every problem found (scalars to quote, schema errors, bad priorities,
-            reserved names, duplicate message ids), each with its JSON path.
+            reserved names, duplicate message ids, messages too large to run), each with
+            its JSON path.
     """
-    if not isinstance(document, dict):
-        raise ValuesError(problems=[Problem("", "a values document must be a mapping", file=source)])
-    version = document.get("version")
-    if version is None:
-        raise ValuesError(problems=[Problem("/version", f"is required (one of: {', '.join(_resources.versions())})", file=source)])
-    if version not in _resources.versions():
-        raise UnknownVersionError(version=version, available=_resources.versions(), file=source)
-
-    problems = list(_scan(document))
-    problems += _schema.check_values(document, version)
-    problems += _rules(document)
-    if problems:
-        unique = {(p.path, p.message): p for p in problems}
-        ordered = sorted(unique.values(), key=lambda p: (p.path, p.message))
-        raise ValuesError(problems=[_located(p, source) for p in ordered])
-
-    full = _schema.apply_defaults(document, version)
-    specs = tuple(_specs(full))
-    problems = _duplicate_ids(specs)
-    if problems:
-        raise ValuesError(problems=[_located(p, source) for p in problems])
-    return Values(version=version, queue=full["queue"], messages=specs, source=source)
+    header = _header(document, source)
+    messages = list(_messages(document))
+    problems = _check_header(header, len(messages) if "messages" in document else None)
+    check = _MessageCheck(header)
+    for pointer, message in messages:
+        problems += check(pointer, message)
+    _raise(problems, source)
+    return Values(
+        version=header["version"],
+        queue=check.queue,
+        messages=tuple(check.spec(pointer, message) for pointer, message in messages),
+        source=source,
+    )
 
 
 def load(path: str | Path) -> Values:
     """Read and validate one values file."""
-    return validate(read_document(path), source=str(path))
+    return open_values(path).values(with_messages=True)
+
+
+class ValuesFile:
+    """A values file read for streaming: the queue in memory, its messages one at a time.
+
+    A YAML file with a long ``messages`` list is parsed without keeping the list; its
+    messages are read again, one by one, by :meth:`specs`. Memory stays flat however many
+    messages there are. JSON files are read whole.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.source = str(path)
+        self._text = _read_text(path)
+        self._json = self.source.endswith(".json")
+        self._document = (
+            parse(self._text, source=self.source, as_json=True)
+            if self._json
+            else _parse_yaml(self.source, lambda: _yaml.load_without(self._text, "messages"))
+        )
+        self._header = _header(self._document, self.source)
+        self._checked: _MessageCheck | None = None
+
+    def _raw_messages(self) -> Iterator[tuple[str, Any]]:
+        listed = self._document.get("messages")
+        if isinstance(listed, _yaml.SequenceSkipped):
+            items = _parse_yaml(self.source, lambda: _yaml.iter_items(self._text, "messages"))
+            return ((f"/messages/{i}", item) for i, item in enumerate(items))
+        return _messages(self._document)
+
+    def check(self) -> list[Problem]:
+        """Return every problem of the file (reads the messages once more)."""
+        listed = self._document.get("messages")
+        count = listed.length if isinstance(listed, _yaml.SequenceSkipped) else None
+        if isinstance(listed, list):
+            count = len(listed)
+        problems = _check_header(self._header, count)
+        check = _MessageCheck(self._header)
+        for pointer, message in self._raw_messages():
+            problems += check(pointer, message)
+        if not problems:
+            self._checked = check
+        return [_located(p, self.source) for p in _sorted(problems)]
+
+    def values(self, *, with_messages: bool = False) -> Values:
+        """Return the validated model (messages only when asked: they are all kept in memory).
+
+        Raises:
+            ValuesError: the file has problems (all of them are listed).
+        """
+        if self._checked is None:
+            _raise(self.check(), self.source)
+        assert self._checked is not None
+        specs = tuple(self.specs()) if with_messages else ()
+        return Values(version=self._header["version"], queue=self._checked.queue, messages=specs, source=self.source)
+
+    def specs(self) -> Iterator[MessageSpec]:
+        """Yield the messages of a checked file, one at a time."""
+        if self._checked is None:
+            _raise(self.check(), self.source)
+        assert self._checked is not None
+        for pointer, message in self._raw_messages():
+            yield self._checked.spec(pointer, message)
+
+
+def open_values(path: str | Path) -> ValuesFile:
+    """Open a values file for streaming (see :class:`ValuesFile`).
+
+    Raises:
+        ValuesError: the file cannot be read or parsed.
+        UnknownVersionError: its version is unknown.
+    """
+    return ValuesFile(path)
+
+
+def _read_text(path: str | Path) -> str:
+    name = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValuesError(problems=[Problem("", "file not found", file=name)]) from None
+    except UnicodeDecodeError as exc:
+        raise ValuesError(problems=[Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name)]) from None
+    except OSError as exc:
+        raise ValuesError(problems=[Problem("", f"cannot read: {exc.strerror}", file=name)]) from None
+
+
+def _parse_yaml(source: str, read: Any) -> Any:
+    try:
+        return read()
+    except _yaml.YamlError as exc:
+        raise ValuesError(problems=[Problem("", f"invalid YAML: {exc.message}", file=source, line=exc.line)]) from None
+
+
+def _header(document: Any, source: str | None) -> dict[str, Any]:
+    """The document without its messages, after the version check."""
+    if not isinstance(document, dict):
+        raise ValuesError(problems=[Problem("", "a values document must be a mapping", file=source)])
+    version = document.get("version")
+    if version is None:
+        raise ValuesError(
+            problems=[Problem("/version", f"is required (one of: {', '.join(_resources.versions())})", file=source)]
+        )
+    if version not in _resources.versions():
+        raise UnknownVersionError(version=version, available=_resources.versions(), file=source)
+    header = dict(document)
+    header.pop("message", None)
+    if isinstance(header.get("messages"), (list, _yaml.SequenceSkipped)):
+        header["messages"] = ...  # present; checked message by message
+    header["_has_message"] = "message" in document
+    return header
+
+
+def _check_header(header: dict[str, Any], count: int | None) -> list[Problem]:
+    has_message = header["_has_message"]
+    document = {k: v for k, v in header.items() if k != "_has_message" and v is not ...}
+    problems = list(_scan(document, ""))
+    if any(p.message == TOO_MANY_VALUES for p in problems):
+        return problems  # walking it again (schema checks) would take for ever
+    problems += _schema.check_values(document, header["version"])
+    if ("messages" in header) == has_message:
+        which = "both" if has_message else "neither"
+        problems.append(Problem("", f"give exactly one of 'message' or 'messages' (found {which})"))
+    if count == 0:
+        problems.append(Problem("/messages", "must hold at least one message"))
+    problems += _queue_rules(document.get("queue"))
+    return problems
+
+
+class _MessageCheck:
+    """Checks messages one at a time against the queue; builds their specs."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.version: str = header["version"]
+        raw_queue = header.get("queue")
+        self.raw_queue = raw_queue if isinstance(raw_queue, dict) else {}
+        self.queue: dict[str, Any] = (
+            _schema.apply_defaults({"version": self.version, "queue": self.raw_queue}, self.version)["queue"]
+        )
+        classes = self.raw_queue.get("priorityClasses")
+        self.known = sorted(classes) if isinstance(classes, dict) else []
+        self.ids: dict[str, str] = {}  # message id -> pointer of its first message
+        self.queue_name = self.raw_queue.get("name") if isinstance(self.raw_queue.get("name"), str) else ""
+
+    def __call__(self, pointer: str, message: Any) -> list[Problem]:
+        problems = list(_scan(message, pointer))
+        if any(p.message == TOO_MANY_VALUES for p in problems):
+            return problems
+        problems += [
+            Problem(pointer + p.path, p.message, line=p.line) for p in _schema.check_message(message, self.version)
+        ]
+        if not isinstance(message, dict):
+            return problems
+        priority = message.get("priority")
+        if isinstance(priority, str) and priority not in self.known:
+            choices = ", ".join(self.known) if self.known else "none: /queue/priorityClasses is empty or missing"
+            problems.append(Problem(f"{pointer}/priority", f"unknown priority {priority!r} (known: {choices})"))
+        if problems:
+            return problems
+        spec = self.spec(pointer, message)
+        first = self.ids.setdefault(spec.id, pointer)
+        if first != pointer:
+            why = f"id {spec.id!r}" if spec.id_given else "content (the id derived from it)"
+            problems.append(Problem(pointer, f"same {why} as {first}; give each message its own id"))
+        size = len(envelope.encode(_message(spec, self.queue_name)).encode("utf-8"))
+        if size > envelope.MAX_ENV_BYTES:
+            problems.append(
+                Problem(
+                    pointer,
+                    f"the message envelope is {size} bytes, over the {envelope.MAX_ENV_BYTES} bytes Linux allows in "
+                    "one environment variable (the container could never start); pass large data by reference",
+                )
+            )
+        return problems
+
+    def spec(self, pointer: str, message: dict[str, Any]) -> MessageSpec:
+        payload = message.get("payload", {})
+        timestamp = message.get("timestamp")
+        priority = message.get("priority")
+        given = message.get("id")
+        return MessageSpec(
+            pointer=pointer,
+            id=given if given is not None else _naming.content_id(payload, timestamp, priority),
+            id_given=given is not None,
+            timestamp=timestamp,
+            priority=priority,
+            payload=payload,
+        )
+
+
+def _message(spec: MessageSpec, queue: str) -> envelope.Message:
+    return envelope.Message(id=spec.id, queue=queue, timestamp=spec.timestamp, payload=spec.payload)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    unique = {(p.path, p.message): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (_path_key(p.path), p.message))
+
+
+def _path_key(path: str) -> list[tuple[int, int | str]]:
+    # /messages/10 sorts after /messages/9.
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in path.split("/")]
+
+
+def _raise(problems: list[Problem], source: str | None) -> None:
+    if problems:
+        raise ValuesError(problems=[_located(p, source) for p in _sorted(problems)])
 
 
 def _located(problem: Problem, source: str | None) -> Problem:
     return Problem(problem.path, problem.message, file=source, line=problem.line)
 
 
-def _scan(document: Any) -> Iterator[Problem]:
+def _scan(document: Any, prefix: str) -> Iterator[Problem]:
     """Walk every value: scalars to quote, numbers JSON cannot carry, broken Unicode."""
     budget = [MAX_VALUES]
-    stack: list[tuple[str, Any]] = [("", document)]
+    stack: list[tuple[str, Any]] = [(prefix, document)]
     while stack:
         path, value = stack.pop()
         budget[0] -= 1
         if budget[0] < 0:
-            yield Problem("", f"the document holds more than {MAX_VALUES} values (nested YAML aliases?)")
+            yield Problem(prefix, TOO_MANY_VALUES)
             return
         if isinstance(value, _yaml.Ambiguous):
             yield Problem(
@@ -181,20 +374,18 @@ def _scan(document: Any) -> Iterator[Problem]:
             stack.extend((path + _schema.pointer([i]), v) for i, v in reversed(list(enumerate(value))))
 
 
-def _messages(document: Mapping[str, Any]) -> list[tuple[str, Any]]:
+def _messages(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     if "message" in document:
-        return [("/message", document["message"])]
+        yield "/message", document["message"]
     items = document.get("messages")
-    return [(f"/messages/{i}", m) for i, m in enumerate(items)] if isinstance(items, list) else []
+    if isinstance(items, list):
+        yield from ((f"/messages/{i}", m) for i, m in enumerate(items))
 
 
-def _rules(document: Mapping[str, Any]) -> Iterator[Problem]:
-    """Rules the schema cannot express, checked only where the types allow."""
-    if ("message" in document) == ("messages" in document):
-        which = "both" if "message" in document else "neither"
-        yield Problem("", f"give exactly one of 'message' or 'messages' (found {which})")
-    queue = document.get("queue")
-    queue = queue if isinstance(queue, dict) else {}
+def _queue_rules(queue: Any) -> Iterator[Problem]:
+    """Rules on the queue the schema cannot express, checked only where the types allow."""
+    if not isinstance(queue, dict):
+        return
     env = queue.get("env")
     if isinstance(env, dict) and ENV_VAR in env:
         yield Problem(f"/queue/env/{ENV_VAR}", "this name is reserved for the message envelope")
@@ -204,37 +395,16 @@ def _rules(document: Mapping[str, Any]) -> Iterator[Problem]:
             for key in entries:
                 if _naming.is_reserved_key(key):
                     yield Problem(f"/queue/{field_name}" + _schema.pointer([key]), "this key is set by k8sq-render itself")
-    classes = queue.get("priorityClasses")
-    known = sorted(classes) if isinstance(classes, dict) else []
-    for where, message in _messages(document):
-        priority = message.get("priority") if isinstance(message, dict) else None
-        if isinstance(priority, str) and priority not in known:
-            choices = ", ".join(known) if known else "none: /queue/priorityClasses is empty or missing"
-            yield Problem(f"{where}/priority", f"unknown priority {priority!r} (known: {choices})")
-
-
-def _specs(document: Mapping[str, Any]) -> Iterator[MessageSpec]:
-    for where, message in _messages(document):
-        payload = message["payload"]
-        timestamp = message.get("timestamp")
-        priority = message.get("priority")
-        given = message.get("id")
-        yield MessageSpec(
-            pointer=where,
-            id=given if given is not None else _naming.content_id(payload, timestamp, priority),
-            id_given=given is not None,
-            timestamp=timestamp,
-            priority=priority,
-            payload=payload,
-        )
-
-
-def _duplicate_ids(specs: tuple[MessageSpec, ...]) -> list[Problem]:
-    seen: dict[str, MessageSpec] = {}
-    problems = []
-    for spec in specs:
-        first = seen.setdefault(spec.id, spec)
-        if first is not spec:
-            why = f"id {spec.id!r}" if spec.id_given else "content (the id derived from it)"
-            problems.append(Problem(spec.pointer, f"same {why} as {first.pointer}; give each message its own id"))
-    return problems
+    # Linux refuses one argument or environment string over MAX_ARG_STRLEN at exec (E2BIG).
+    strings = [(f"/queue/env/{k}", f"{k}={v}") for k, v in env.items() if isinstance(v, str)] if isinstance(env, dict) else []
+    for field_name in ("command", "args"):
+        parts = queue.get(field_name)
+        if isinstance(parts, list):
+            strings += [(f"/queue/{field_name}/{i}", arg) for i, arg in enumerate(parts) if isinstance(arg, str)]
+    for where, text in strings:
+        size = len(text.encode("utf-8", "surrogatepass")) + 1
+        if size > MAX_ARG_STRLEN:
+            yield Problem(
+                where, f"is {size} bytes, over the {MAX_ARG_STRLEN} bytes Linux allows in one argument or "
+                "environment string (the container could never start)",
+            )

@@ -19,28 +19,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring as _json_string  # type: ignore[attr-defined]
 from typing import Any
 
 import yaml
-from yaml.constructor import BaseConstructor, ConstructorError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from yaml.resolver import BaseResolver
 
 from ._numbers import plain_float
 
-try:  # libyaml's parser when available; the constructor is ours either way
+try:  # libyaml's parser when available; everything above the events is ours either way
     from yaml.cyaml import CParser as _Parser
-
-    _C_PARSER = True
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
+    from yaml import Loader as _Parser  # the pure-Python reader, scanner and parser
 
-    _C_PARSER = False
 
 _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -109,90 +100,138 @@ def _resolve_plain(value: str) -> str:
     return _STR
 
 
-class _Resolver(BaseResolver):
-    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-        if kind is ScalarNode:
-            return _resolve_plain(value) if implicit[0] else _STR
-        return _SEQ if kind is SequenceNode else _MAP
+def _scalar(event: yaml.ScalarEvent) -> Any:
+    text, tag = event.value, event.tag
+    if tag is None or tag == "!":
+        tag = _resolve_plain(text) if event.implicit[0] else _STR
+    elif tag.startswith("!!"):
+        tag = "tag:yaml.org,2002:" + tag[2:]
+    if tag == _STR:
+        return text
+    if tag == _NULL and text in _NULL_WORDS:
+        return None
+    if tag == _BOOL and (text in _TRUE or text in _FALSE):
+        return text in _TRUE
+    if tag == _INT and _INT_RE.match(text):
+        return int(text)
+    if tag == _FLOAT and _FLOAT_RE.match(text):
+        number = float(text)
+        if math.isfinite(number):
+            return number
+    if tag == _AMBIGUOUS:
+        marker = Ambiguous(text)
+        marker.line = event.start_mark.line + 1
+        marker.column = event.start_mark.column + 1
+        return marker
+    if tag in (_NULL, _BOOL, _INT, _FLOAT):
+        raise _error(f"cannot read {text!r} as {tag}", event)
+    raise _error(f"tag {event.tag!r} is not supported (values are plain JSON data)", event)
 
 
-class _Constructor(BaseConstructor):
-    def construct_object(self, node: Node, deep: bool = False) -> Any:  # noqa: FBT001, FBT002
-        # Values files are trees; building eagerly (deep) keeps the constructor simple.
-        return super().construct_object(node, deep=True)
+def _error(message: str, event: yaml.Event) -> YamlError:
+    return YamlError(message, event.start_mark.line + 1 if event.start_mark else None)
 
-    def _scalar(self, node: Node) -> Any:
-        assert isinstance(node, ScalarNode)
-        tag, text = node.tag, node.value
+
+class _Reader:
+    """Builds plain data straight from parser events (no node graph, so memory stays
+    proportional to the data kept), applying the rules in the module docstring."""
+
+    def __init__(self, text: str) -> None:
+        self.parser = _Parser(text)
+        self.anchors: dict[str, Any] = {}
+        self.building: set[str] = set()  # anchors whose collections are not finished yet
+
+    def next(self) -> Any:
         try:
-            if tag == _STR:
-                return text
-            if tag == _NULL:
-                return None
-            if tag == _BOOL and (text in _TRUE or text in _FALSE):
-                return text in _TRUE
-            if tag == _INT and _INT_RE.match(text):
-                return int(text)
-            if tag == _FLOAT and _FLOAT_RE.match(text):
-                number = float(text)
-                if math.isfinite(number):
-                    return number
-            if tag == _AMBIGUOUS:
-                marker = Ambiguous(text)
-                marker.line = node.start_mark.line + 1
-                marker.column = node.start_mark.column + 1
-                return marker
-        except ValueError:
-            pass
-        raise ConstructorError(None, None, f"cannot read {text!r} as {tag}", node.start_mark)
+            return self.parser.get_event()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+            raise YamlError(message or "invalid YAML", mark.line + 1 if mark else None) from None
+        except yaml.YAMLError as exc:
+            raise YamlError(str(exc).strip().splitlines()[0]) from None
 
-    def _sequence(self, node: Node) -> list[Any]:
-        assert isinstance(node, SequenceNode)
-        return [self.construct_object(child) for child in node.value]
+    def value(self, event: Any) -> Any:
+        """Build the value that starts with ``event``."""
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.building:
+                raise _error(f"alias {event.anchor!r} is recursive (refers to a value containing it)", event)
+            if event.anchor not in self.anchors:
+                raise _error(f"found undefined alias {event.anchor!r}", event)
+            return self.anchors[event.anchor]
+        if isinstance(event, yaml.ScalarEvent):
+            result = _scalar(event)
+            self._anchor(event, result)
+            return result
+        if isinstance(event, yaml.SequenceStartEvent):
+            self._known_tag(event, _SEQ)
+            items: list[Any] = []
+            self._anchor(event, items, building=True)
+            while not isinstance(item := self.next(), yaml.SequenceEndEvent):
+                items.append(self.value(item))
+            self.building.discard(event.anchor)
+            return items
+        if isinstance(event, yaml.MappingStartEvent):
+            self._known_tag(event, _MAP)
+            mapping: dict[str, Any] = {}
+            self._anchor(event, mapping, building=True)
+            for key, first in self.entries():
+                mapping[key] = self.value(first)
+            self.building.discard(event.anchor)
+            return mapping
+        raise _error(f"unexpected {type(event).__name__}", event)  # pragma: no cover
 
-    def _mapping(self, node: Node) -> dict[str, Any]:
-        assert isinstance(node, MappingNode)
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise ConstructorError(None, None, "mapping keys must be plain text", key_node.start_mark)
-            key = key_node.value
-            if key in result:
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            result[key] = self.construct_object(value_node)
-        return result
+    def entries(self) -> Iterator[tuple[str, Any]]:
+        """Yield ``(key, first event of its value)`` of the mapping being read; the caller
+        consumes each value (with :meth:`value` or :meth:`skip`) before asking for the next."""
+        keys: set[str] = set()
+        while not isinstance(event := self.next(), yaml.MappingEndEvent):
+            if not isinstance(event, yaml.ScalarEvent):
+                raise _error("mapping keys must be plain text", event)
+            key = str(event.value)
+            if key in keys:
+                raise _error(f"duplicate key {key!r}", event)
+            keys.add(key)
+            yield key, self.next()
 
-    def _unknown(self, node: Node) -> Any:
-        raise ConstructorError(
-            None, None, f"tag {node.tag!r} is not supported (values are plain JSON data)", node.start_mark
-        )
+    def skip(self, event: Any) -> None:
+        """Consume the value starting with ``event`` without keeping it (anchored parts are
+        still built, since an alias may name them later)."""
+        if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) or event.anchor is not None:
+            self.value(event)
+            return
+        if isinstance(event, yaml.MappingStartEvent):
+            for _key, first in self.entries():
+                self.skip(first)
+            return
+        while not isinstance(item := self.next(), yaml.SequenceEndEvent):
+            self.skip(item)
 
+    def _anchor(self, event: Any, value: Any, *, building: bool = False) -> None:
+        if event.anchor is not None:
+            self.anchors[event.anchor] = value
+            if building:
+                self.building.add(event.anchor)
 
-for _tag in (_STR, _NULL, _BOOL, _INT, _FLOAT, _AMBIGUOUS):
-    _Constructor.add_constructor(_tag, _Constructor._scalar)
-_Constructor.add_constructor(_SEQ, _Constructor._sequence)
-_Constructor.add_constructor(_MAP, _Constructor._mapping)
-_Constructor.add_constructor(None, _Constructor._unknown)
+    @staticmethod
+    def _known_tag(event: Any, tag: str) -> None:
+        if event.tag not in (None, "!", tag, "!!" + tag.rsplit(":", 1)[1]):
+            raise _error(f"tag {event.tag!r} is not supported (values are plain JSON data)", event)
 
+    def root(self) -> Any:
+        """Consume the stream and document starts; return the root value's first event."""
+        self.next()  # StreamStartEvent
+        event = self.next()
+        if isinstance(event, yaml.StreamEndEvent):
+            raise YamlError("the document is empty", None)
+        return self.next()
 
-if _C_PARSER:
-
-    class _Loader(_Parser, _Constructor, _Resolver):
-        def __init__(self, stream: str) -> None:
-            _Parser.__init__(self, stream)
-            _Constructor.__init__(self)
-            _Resolver.__init__(self)
-
-else:  # pragma: no cover
-
-    class _Loader(Reader, Scanner, Parser, Composer, _Constructor, _Resolver):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
-            _Constructor.__init__(self)
-            _Resolver.__init__(self)
+    def end(self) -> None:
+        """Consume the document end; refuse a second document."""
+        self.next()  # DocumentEndEvent
+        event = self.next()
+        if not isinstance(event, yaml.StreamEndEvent):
+            raise _error("expected a single document in the stream, found another document", event)
 
 
 def load(text: str) -> Any:
@@ -201,18 +240,61 @@ def load(text: str) -> Any:
     Raises:
         YamlError: syntax errors, more than one document, duplicate keys, unknown tags.
     """
-    loader = _Loader(text)
-    try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise YamlError(message or "invalid YAML", line) from None
-    except yaml.YAMLError as exc:
-        raise YamlError(str(exc).strip().splitlines()[0]) from None
-    finally:
-        loader.dispose()
+    reader = _Reader(text)
+    value = reader.value(reader.root())
+    reader.end()
+    return value
+
+
+class SequenceSkipped:
+    """Stands for a top-level sequence :func:`load_without` left out (its length is kept)."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+
+def load_without(text: str, key: str) -> Any:
+    """Load a document whose top-level ``key`` holds a long sequence, leaving that sequence out.
+
+    The sequence is replaced by :class:`SequenceSkipped` (with its length); read its
+    items one at a time with :func:`iter_items`. Other top-level values load as usual.
+    """
+    reader = _Reader(text)
+    root = reader.root()
+    if not isinstance(root, yaml.MappingStartEvent) or root.anchor is not None:
+        value = reader.value(root)
+        reader.end()
+        return value
+    result: dict[str, Any] = {}
+    for name, first in reader.entries():
+        if name == key and isinstance(first, yaml.SequenceStartEvent) and first.anchor is None:
+            reader._known_tag(first, _SEQ)  # noqa: SLF001
+            length = 0
+            while not isinstance(item := reader.next(), yaml.SequenceEndEvent):
+                reader.skip(item)
+                length += 1
+            result[name] = SequenceSkipped(length)
+        else:
+            result[name] = reader.value(first)
+    reader.end()
+    return result
+
+
+def iter_items(text: str, key: str) -> Iterator[Any]:
+    """Yield the items of the sequence under top-level ``key`` one by one (see :func:`load_without`).
+
+    Call it only on text :func:`load_without` has read without error.
+    """
+    reader = _Reader(text)
+    root = reader.root()
+    if not isinstance(root, yaml.MappingStartEvent):
+        return
+    for name, first in reader.entries():
+        if name == key and isinstance(first, yaml.SequenceStartEvent):
+            while not isinstance(item := reader.next(), yaml.SequenceEndEvent):
+                yield reader.value(item)
+        else:
+            reader.skip(first)
 
 
 # ---------------------------------------------------------------------------- writing

@@ -107,6 +107,36 @@ def test_output_dir_is_untouched_when_any_message_fails(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "jobs"]  # no staging left behind
 
 
+def test_a_kustomization_that_is_not_ours_is_left_alone(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    out.mkdir()
+    (out / "kustomization.yaml").write_text("resources: [mine.yaml]\n")
+    assert k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", str(out)).returncode == 0
+    assert (out / "kustomization.yaml").read_text() == "resources: [mine.yaml]\n"
+    assert k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", str(out), "--check").returncode == 0
+
+
+def test_a_failure_late_in_a_stream_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    values = tmp_path / "v.yaml"
+    values.write_text("version: v1\nqueue: {name: q, image: i}\nmessages:\n"
+                      + "".join(f"  - {{id: m{i}, payload: {{n: {i}}}}}\n" for i in range(50)))
+    assert k8sq("render", str(values), "-o", str(out)).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    templates = tmp_path / "templates" / "v1"
+    templates.mkdir(parents=True)
+    # Valid for every message but the last one: the 50th Job gets a field of the wrong type.
+    (templates / "job.yaml.j2").write_text(
+        '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}'
+        '  parallelism: {{ 1 if message.id != "m49" else "many" }}\n{% endblock %}')
+    values.write_text(values.read_text().replace("{n: ", "{n: 1"))
+    result = k8sq("render", str(values), "-o", str(out), "--templates", str(tmp_path / "templates"))
+    assert result.returncode == 1
+    assert "/spec/parallelism" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs", "templates", "v.yaml"]
+
+
 def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -58,6 +58,7 @@ def test_kustomization_lists_every_job_in_order() -> None:
     files = _output.planned_files(render(EXAMPLES / "priority.yaml"), kustomize=True)
     kustomization = files.pop("kustomization.yaml")
     assert kustomization == (
+        "# Written by k8sq-render: lists the Jobs of this directory.\n"
         'apiVersion: "kustomize.config.k8s.io/v1beta1"\nkind: "Kustomization"\nresources:\n'
         + "".join(f'  - "{name}"\n' for name in files)
     )
