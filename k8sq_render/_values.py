@@ -8,6 +8,7 @@ per message, ids derived where not given).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -115,8 +116,7 @@ def validate(document: Any, *, source: str | None = None) -> Values:
     """
     header = _header(document, source)
     messages = list(_messages(document))
-    problems = _check_header(header, len(messages) if "messages" in document else None)
-    check = _MessageCheck(header)
+    problems, check = _checked_header(header, len(messages) if "messages" in document else None)
     for pointer, message in messages:
         problems += check(pointer, message)
     _raise(problems, source)
@@ -259,6 +259,23 @@ def _check_header(header: dict[str, Any], count: int | None) -> list[Problem]:
     return problems
 
 
+# Programmatic callers validate one message at a time against the same queue: the
+# queue's checks and defaults are kept for the last few distinct queues.
+_HEADERS: dict[str, tuple[list[Problem], _MessageCheck]] = {}
+_MAX_HEADERS = 64
+
+
+def _checked_header(header: dict[str, Any], count: int | None) -> tuple[list[Problem], _MessageCheck]:
+    """Problems of the header and a fresh message checker for it (cached by content)."""
+    key = repr((header, count == 0))
+    if key not in _HEADERS:
+        if len(_HEADERS) >= _MAX_HEADERS:
+            _HEADERS.clear()
+        _HEADERS[key] = (_check_header(header, count), _MessageCheck(header))
+    problems, check = _HEADERS[key]
+    return list(problems), check.fresh()
+
+
 class _MessageCheck:
     """Checks messages one at a time against the queue; builds their specs."""
 
@@ -273,6 +290,12 @@ class _MessageCheck:
         self.known = sorted(classes) if isinstance(classes, dict) else []
         self.ids: dict[str, str] = {}  # message id -> pointer of its first message
         self.queue_name = self.raw_queue.get("name") if isinstance(self.raw_queue.get("name"), str) else ""
+
+    def fresh(self) -> _MessageCheck:
+        """A checker for another document of the same queue (no message ids seen yet)."""
+        other = copy.copy(self)
+        other.ids = {}
+        return other
 
     def __call__(self, pointer: str, message: Any) -> list[Problem]:
         problems = list(_scan(message, pointer))

@@ -76,6 +76,10 @@ class Ambiguous(str):
     line: int
     column: int
 
+    def __repr__(self) -> str:
+        # Distinct from a quoted string with the same text (validation caches by repr).
+        return f"Ambiguous({str.__repr__(self)})"
+
 
 class YamlError(ValueError):
     """The text is not YAML this loader accepts (syntax, duplicate key, unknown tag)."""

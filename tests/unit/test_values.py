@@ -134,3 +134,14 @@ def test_alias_bombs_are_refused_quickly(values_file) -> None:
     assert [(p.path, p.message) for p in caught.value.problems] == [
         ("/message", "holds more than 1000000 values (nested YAML aliases?)")
     ]
+
+
+def test_cached_queue_checks_tell_quoted_from_plain(values_file) -> None:
+    quoted = _values.validate(_values.parse(BASE + '  env: {A: "yes"}\nmessage: {}\n'))
+    assert quoted.queue["env"] == {"A": "yes"}
+    with pytest.raises(errors.ValuesError, match="/queue/env/A: plain value yes"):
+        _values.validate(_values.parse(BASE + "  env: {A: yes}\nmessage: {}\n"))
+    again = _values.validate(_values.parse(BASE + '  env: {A: "yes"}\nmessages: [{id: a}, {id: b}]\n'))
+    assert [m.id for m in again.messages] == ["a", "b"]
+    with pytest.raises(errors.ValuesError, match="same id 'a'"):
+        _values.validate(_values.parse(BASE + '  env: {A: "yes"}\nmessages: [{id: a}, {id: a}]\n'))
