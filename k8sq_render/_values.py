@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,14 +144,25 @@ class ValuesFile:
     def __init__(self, path: str | Path) -> None:
         self.source = str(path)
         self._text = _read_text(path)
-        self._json = self.source.endswith(".json")
-        self._document = (
-            parse(self._text, source=self.source, as_json=True)
-            if self._json
-            else _parse_yaml(self.source, lambda: _yaml.load_without(self._text, "messages"))
-        )
+        # When version and queue come before the messages (the usual order), the
+        # messages are checked during this first read instead of in a second one.
+        self._early: tuple[_MessageCheck, list[Problem]] | None = None
+        if self.source.endswith(".json"):
+            self._document = parse(self._text, source=self.source, as_json=True)
+        else:
+            self._document = _parse_yaml(
+                self.source, lambda: _yaml.load_without(self._text, "messages", on_items=self._check_early)
+            )
         self._header = _header(self._document, self.source)
         self._checked: _MessageCheck | None = None
+
+    def _check_early(self, before: dict[str, Any]) -> Callable[[int, Any], None] | None:
+        if before.get("version") not in _resources.versions() or "queue" not in before:
+            return None
+        check = _MessageCheck({"version": before["version"], "queue": before["queue"]})
+        problems: list[Problem] = []
+        self._early = (check, problems)
+        return lambda index, item: problems.extend(check(f"/messages/{index}", item))
 
     def _raw_messages(self) -> Iterator[tuple[str, Any]]:
         listed = self._document.get("messages")
@@ -161,15 +172,19 @@ class ValuesFile:
         return _messages(self._document)
 
     def check(self) -> list[Problem]:
-        """Return every problem of the file (reads the messages once more)."""
+        """Return every problem of the file."""
         listed = self._document.get("messages")
         count = listed.length if isinstance(listed, _yaml.SequenceSkipped) else None
         if isinstance(listed, list):
             count = len(listed)
         problems = _check_header(self._header, count)
-        check = _MessageCheck(self._header)
-        for pointer, message in self._raw_messages():
-            problems += check(pointer, message)
+        if self._early is not None and isinstance(listed, _yaml.SequenceSkipped):
+            check, early = self._early
+            problems += early
+        else:
+            check = _MessageCheck(self._header)
+            for pointer, message in self._raw_messages():
+                problems += check(pointer, message)
         if not problems:
             self._checked = check
         return [_located(p, self.source) for p in _sorted(problems)]

@@ -257,11 +257,15 @@ class SequenceSkipped:
         self.length = length
 
 
-def load_without(text: str, key: str) -> Any:
+def load_without(
+    text: str, key: str, *, on_items: Callable[[dict[str, Any]], Callable[[int, Any], None] | None] | None = None
+) -> Any:
     """Load a document whose top-level ``key`` holds a long sequence, leaving that sequence out.
 
     The sequence is replaced by :class:`SequenceSkipped` (with its length); read its
     items one at a time with :func:`iter_items`. Other top-level values load as usual.
+    ``on_items``, given the top-level values read before the sequence, may return a
+    function that then gets each item (with its index) as it is read.
     """
     reader = _Reader(text)
     root = reader.root()
@@ -273,9 +277,13 @@ def load_without(text: str, key: str) -> Any:
     for name, first in reader.entries():
         if name == key and isinstance(first, yaml.SequenceStartEvent) and first.anchor is None:
             reader._known_tag(first, _SEQ)  # noqa: SLF001
+            handle = on_items(result) if on_items is not None else None
             length = 0
             while not isinstance(item := reader.next(), yaml.SequenceEndEvent):
-                reader.skip(item)
+                if handle is None:
+                    reader.skip(item)
+                else:
+                    handle(length, reader.value(item))
                 length += 1
             result[name] = SequenceSkipped(length)
         else:

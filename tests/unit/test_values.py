@@ -145,3 +145,21 @@ def test_cached_queue_checks_tell_quoted_from_plain(values_file) -> None:
     assert [m.id for m in again.messages] == ["a", "b"]
     with pytest.raises(errors.ValuesError, match="same id 'a'"):
         _values.validate(_values.parse(BASE + '  env: {A: "yes"}\nmessages: [{id: a}, {id: a}]\n'))
+
+
+@pytest.mark.parametrize("order", ["queue first", "messages first"])
+def test_streamed_files_report_the_same_problems_in_any_order(values_file, order: str) -> None:
+    head = "version: v1\nqueue: {name: q, image: i, priorityClasses: {high: p}}\n"
+    body = "messages:\n  - {id: a}\n  - {id: b, priority: low}\n  - {id: a}\n  - {id: c, timestamp: on}\n"
+    path = values_file(head + body if order == "queue first" else body + head)
+    with pytest.raises(errors.ValuesError) as caught:
+        _values.load(path)
+    assert [(p.path, p.message[:30]) for p in caught.value.problems] == [
+        ("/messages/1/priority", "unknown priority 'low' (known:"),
+        ("/messages/2", "same id 'a' as /messages/0; gi"),
+        ("/messages/3/timestamp", "expected integer, got a string"),
+        ("/messages/3/timestamp", "plain value on is read differe"),
+    ]
+    good = values_file((head + body if order == "queue first" else body + head).replace("low", "high")
+                       .replace("{id: a}\n  - {id: c, timestamp: on}", "{id: d}\n  - {id: c, timestamp: 5}"))
+    assert [m.id for m in _values.load(good).messages] == ["a", "b", "d", "c"]
