@@ -10,7 +10,7 @@ import pytest
 import k8sq_render
 from k8sq_render import JobState, _naming
 
-from .support import Cluster, job_envelope, poll, true_conditions, unique, values, wait_finished
+from .support import JOB_TIMEOUT, Cluster, job_envelope, poll, true_conditions, unique, values, wait_finished
 
 #: Seconds the tests give the Job controller to do something it does at once.
 SOON = 30.0
@@ -69,7 +69,7 @@ def test_a_job_retrying_its_pod_is_active_until_the_failed_condition(
     assert (failed_now, active_now, info.state) == (0, 1, JobState.ACTIVE)
 
     # Three pods (the first run and two retries), 10 s then 20 s apart.
-    finished = wait_finished(client, cluster, result.name, timeout=120)
+    finished = wait_finished(client, cluster, result.name, timeout=JOB_TIMEOUT + 60)
     assert finished.state is JobState.FAILED
     poll(lambda: "Failed" in true_conditions(cluster.get_job(result.name) or {}), timeout=SOON,
          what=f"the Failed condition on {result.name}")
