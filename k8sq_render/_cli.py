@@ -24,43 +24,67 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="k8sq", description="Turn queue messages into Kubernetes Jobs.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    render = commands.add_parser("render", help="render Jobs from values files", description="Render one Job per message.")
+    render = commands.add_parser(
+        "render", help="render Jobs from values files", description="Render one Job per message."
+    )
     render.add_argument("values", nargs="+", metavar="VALUES", help="values files (YAML or JSON)")
     render.add_argument("-o", "--output", metavar="DIR", help="write one file per Job into DIR (atomically)")
     render.add_argument(
-        "--templates", action="append", default=[], metavar="DIR",
+        "--templates",
+        action="append",
+        default=[],
+        metavar="DIR",
         help="template directory searched before the packaged templates (repeatable; first match wins)",
     )
-    render.add_argument("--kustomize", action="store_true", help="with -o: also write a kustomization.yaml listing the Jobs")
-    render.add_argument("--check", action="store_true", help="with -o: write nothing; exit 1 and list differences if DIR is out of date")
     render.add_argument(
-        "--gitops", action="store_true",
+        "--kustomize", action="store_true", help="with -o: also write a kustomization.yaml listing the Jobs"
+    )
+    render.add_argument(
+        "--check", action="store_true", help="with -o: write nothing; exit 1 and list differences if DIR is out of date"
+    )
+    render.add_argument(
+        "--gitops",
+        action="store_true",
         help="for Argo CD / Flux: a digest of the Job spec in each name, no ttlSecondsAfterFinished",
     )
-    render.add_argument("--argocd-hook", metavar="PHASE", choices=["PreSync", "Sync", "PostSync", "SyncFail"],
-                        help="with --gitops: make the Jobs Argo CD hooks of PHASE")
+    render.add_argument(
+        "--argocd-hook",
+        metavar="PHASE",
+        choices=["PreSync", "Sync", "PostSync", "SyncFail"],
+        help="with --gitops: make the Jobs Argo CD hooks of PHASE",
+    )
     render.set_defaults(run=_render)
 
     templates = commands.add_parser("templates", help="list or show the Job templates")
     templates_commands = templates.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
     listing = templates_commands.add_parser("list", help="versions, the file each resolves to, and its blocks")
-    listing.add_argument("--templates", action="append", default=[], metavar="DIR", help="template directory searched first")
+    listing.add_argument(
+        "--templates", action="append", default=[], metavar="DIR", help="template directory searched first"
+    )
     listing.set_defaults(run=_templates_list)
     show = templates_commands.add_parser("show", help="print a packaged template (a starting point for an override)")
     show.add_argument("version", metavar="VERSION")
     show.set_defaults(run=_templates_show)
 
-    validate = commands.add_parser("validate", help="validate values files", description="Exit 0 when every file is valid.")
+    validate = commands.add_parser(
+        "validate", help="validate values files", description="Exit 0 when every file is valid."
+    )
     validate.add_argument("values", nargs="+", metavar="VALUES")
     validate.set_defaults(run=_validate)
 
     submit = commands.add_parser(
-        "submit", help="render values files and create the Jobs",
+        "submit",
+        help="render values files and create the Jobs",
         description="Create one Job per message (in its queue's namespace); a Job already there for a message is kept.",
     )
     submit.add_argument("values", nargs="+", metavar="VALUES", help="values files (YAML or JSON)")
-    submit.add_argument("--templates", action="append", default=[], metavar="DIR",
-                        help="template directory searched before the packaged templates (repeatable)")
+    submit.add_argument(
+        "--templates",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="template directory searched before the packaged templates (repeatable)",
+    )
     _cluster_options(submit, namespace=False)
     submit.set_defaults(run=_submit)
 
@@ -83,7 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     retry.set_defaults(run=_retry)
 
     wait = commands.add_parser(
-        "wait", help="wait until a Job finishes",
+        "wait",
+        help="wait until a Job finishes",
         description="Exit 0 when the Job succeeded, 1 when it failed, was deleted unfinished, or the timeout passed.",
     )
     wait.add_argument("name", metavar="NAME", help="the Job's name")
@@ -97,15 +122,14 @@ def _cluster_options(command: argparse.ArgumentParser, *, namespace: bool = True
     command.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     command.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     if namespace:
-        command.add_argument("-n", "--namespace", metavar="NS",
-                             help="namespace (default: the context's namespace, else 'default')")
+        command.add_argument(
+            "-n", "--namespace", metavar="NS", help="namespace (default: the context's namespace, else 'default')"
+        )
 
 
 def _render(args: argparse.Namespace, out: TextIO) -> int:
     from . import _output
-    from ._render import iter_render
-
-    from ._render import GitOps
+    from ._render import GitOps, iter_render
 
     if (args.kustomize or args.check) and not args.output:
         raise _Usage("--kustomize and --check need -o DIR")
@@ -277,4 +301,4 @@ def entry() -> None:
     sys.exit(main())
 
 
-__all__ = ["main", "entry", "_package"]
+__all__ = ["_package", "entry", "main"]

@@ -114,9 +114,7 @@ class Client:
                 (nothing was created).
             ApiError, ClusterUnreachable: reading a PriorityClass failed.
         """
-        return _submit.submit(
-            self._kube, values, template_dirs=template_dirs, workers=self.workers, progress=progress
-        )
+        return _submit.submit(self._kube, values, template_dirs=template_dirs, workers=self.workers, progress=progress)
 
     def jobs(self, queue: str, *, state: JobState | str | None = None) -> list[JobInfo]:
         """Return the queue's Jobs (every page), oldest first, optionally only those in ``state``.
@@ -152,7 +150,12 @@ class Client:
             ApiError, ClusterUnreachable: listing the failed Jobs failed.
         """
         return _query.retry(
-            self._kube, self.namespace, queue, limit=limit, page_size=self.page_size, workers=self.workers,
+            self._kube,
+            self.namespace,
+            queue,
+            limit=limit,
+            page_size=self.page_size,
+            workers=self.workers,
             progress=progress,
         )
 

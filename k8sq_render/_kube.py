@@ -211,23 +211,31 @@ class Kube:
         """POST a Job; 409 raises :class:`ConflictError` (the caller decides what it means)."""
         name = body.get("metadata", {}).get("name")
         return self._json(
-            "create", "jobs", lambda **kw: self.batch.create_namespaced_job(namespace, body, **kw),
-            name=name, namespace=namespace,
+            "create",
+            "jobs",
+            lambda **kw: self.batch.create_namespaced_job(namespace, body, **kw),
+            name=name,
+            namespace=namespace,
         )
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any]:
         """GET one Job."""
         return self._json(
-            "get", "jobs", lambda **kw: self.batch.read_namespaced_job(name, namespace, **kw),
-            name=name, namespace=namespace,
+            "get",
+            "jobs",
+            lambda **kw: self.batch.read_namespaced_job(name, namespace, **kw),
+            name=name,
+            namespace=namespace,
         )
 
     def delete_job(self, namespace: str, name: str) -> None:
         """DELETE one Job and, in the background, its pods."""
         self._json(
-            "delete", "jobs",
+            "delete",
+            "jobs",
             lambda **kw: self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background", **kw),
-            name=name, namespace=namespace,
+            name=name,
+            namespace=namespace,
         )
 
     def list_jobs(
@@ -295,7 +303,12 @@ class Kube:
     # -- retries and error wrapping -----------------------------------------------
 
     def _json(
-        self, verb: str, resource: str, call: Callable[..., Any], *, name: str | None = None,
+        self,
+        verb: str,
+        resource: str,
+        call: Callable[..., Any],
+        *,
+        name: str | None = None,
         namespace: str | None = None,
     ) -> dict[str, Any]:
         response = self._call(verb, resource, call, name=name, namespace=namespace)
@@ -307,13 +320,22 @@ class Kube:
             parsed = json.loads(data) if data else {}
         except ValueError:
             raise ApiError(
-                verb=verb, resource=resource, status=response.status, message="the answer is not JSON",
-                name=name, namespace=namespace,
+                verb=verb,
+                resource=resource,
+                status=response.status,
+                message="the answer is not JSON",
+                name=name,
+                namespace=namespace,
             ) from None
         return parsed if isinstance(parsed, dict) else {}
 
     def _call(
-        self, verb: str, resource: str, call: Callable[..., Any], *, name: str | None = None,
+        self,
+        verb: str,
+        resource: str,
+        call: Callable[..., Any],
+        *,
+        name: str | None = None,
         namespace: str | None = None,
     ) -> Any:
         """Run ``call`` (a raw client call) with retries; return the urllib3 response."""
@@ -355,7 +377,11 @@ def _wrap(exc: ApiException, *, verb: str, resource: str, name: str | None, name
     elif body.strip():
         message = body.strip()[:500]
     fields: dict[str, Any] = {
-        "verb": verb, "resource": resource, "message": message, "name": name, "namespace": namespace
+        "verb": verb,
+        "resource": resource,
+        "message": message,
+        "name": name,
+        "namespace": namespace,
     }
     if status == 409:
         return ConflictError(reason=reason or "Conflict", **fields)

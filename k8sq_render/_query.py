@@ -245,7 +245,10 @@ def next_attempt(job: Mapping[str, Any]) -> tuple[dict[str, Any], envelope.Messa
     """
     message = read_message(job)
     following = envelope.Message(
-        id=message.id, queue=message.queue, timestamp=message.timestamp, payload=message.payload,
+        id=message.id,
+        queue=message.queue,
+        timestamp=message.timestamp,
+        payload=message.payload,
         attempt=message.attempt + 1,
     )
     old_meta = job.get("metadata") or {}
@@ -294,9 +297,7 @@ def retry(
     if limit is not None:
         failed = failed[: max(0, limit)]
     classes: dict[str, bool] = {}
-    return parallel(
-        lambda info: _retry_one(kube, info, classes), failed, workers=workers, progress=progress
-    )
+    return parallel(lambda info: _retry_one(kube, info, classes), failed, workers=workers, progress=progress)
 
 
 def _retry_one(kube: Kube, info: JobInfo, classes: dict[str, bool]) -> RetryResult:
@@ -379,7 +380,12 @@ def wait(
             return result(JobState.GONE, deleted=True)
         else:
             raise NotFound(
-                verb="get", resource="jobs", status=404, reason="NotFound", name=name, namespace=namespace,
+                verb="get",
+                resource="jobs",
+                status=404,
+                reason="NotFound",
+                name=name,
+                namespace=namespace,
                 message=f'jobs.batch "{name}" not found',
             )
         version = str((page.get("metadata") or {}).get("resourceVersion") or "")
@@ -388,7 +394,9 @@ def wait(
             if remaining is not None and remaining <= 0:
                 return result(JobState.ACTIVE, timed_out=True)
             events = kube.watch_jobs(
-                namespace, field_selector=selector, resource_version=version,
+                namespace,
+                field_selector=selector,
+                resource_version=version,
                 timeout=300.0 if remaining is None else min(300.0, remaining),
             )
             try:
@@ -427,7 +435,10 @@ def _follow(events: Iterator[dict[str, Any]], version: str) -> tuple[Any, str, i
             if code == 410:
                 return "relist", version, count
             raise ApiError(
-                verb="watch", resource="jobs", status=int(code or 0), reason=str(obj.get("reason") or ""),
+                verb="watch",
+                resource="jobs",
+                status=int(code or 0),
+                reason=str(obj.get("reason") or ""),
                 message=str(obj.get("message") or json.dumps(obj)),
             )
         version = str((obj.get("metadata") or {}).get("resourceVersion") or version)

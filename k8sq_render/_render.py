@@ -16,7 +16,6 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -248,15 +247,18 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
     if size > MAX_MANIFEST_BYTES:
         raise MessageTooLargeError(where=job.where, size=size, limit=MAX_MANIFEST_BYTES, what="the rendered Job")
     name = job.name
-    text = filled.text if filled is not None else None
+    dumped = filled.text if filled is not None else None
     if job.gitops is not None:
         spec = json.dumps(obj["spec"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         name = _naming.job_name(job.queue["name"], job.message.id, job.attempt, variant=spec)
         obj["metadata"]["name"] = name
-        text = None
+        dumped = None
     return Manifest(
-        name=name, namespace=job.namespace, message_id=job.message.id, obj=obj,
-        text=text if text is not None else _yaml.dump(obj),
+        name=name,
+        namespace=job.namespace,
+        message_id=job.message.id,
+        obj=obj,
+        text=dumped if dumped is not None else _yaml.dump(obj),
     )
 
 
@@ -269,6 +271,7 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
 # value's YAML would give, because every value is written as one quoted or JSON-style
 # YAML value. Anything unusual (a placeholder inside a longer string, as a key, text
 # that does not parse) falls back to rendering and parsing the message in full.
+
 
 @dataclass(frozen=True)
 class _Skeleton:
@@ -311,7 +314,7 @@ def _render_fast(template: jinja2.Template, context: dict[str, Any]) -> _Filled 
         return None
     encode = _JSON.encode
     pieces = [skeleton.chunks[0]]
-    for index, chunk in zip(skeleton.slots, skeleton.chunks[1:]):
+    for index, chunk in zip(skeleton.slots, skeleton.chunks[1:], strict=True):
         pieces.append(encode(values[index]))
         pieces.append(chunk)
     document = "".join(pieces)
@@ -327,7 +330,9 @@ def _skeleton(text: str) -> _Skeleton | None:
     if not isinstance(obj, dict) or not _placeholders_are_whole_values(obj):
         return None
     parts = _SLOT.split(_JSON.encode(obj))
-    return _Skeleton(chunks=parts[0::2], slots=[int(index) for index in parts[1::2]], dump=_yaml.plan_dump(obj, _slot_of))
+    return _Skeleton(
+        chunks=parts[0::2], slots=[int(index) for index in parts[1::2]], dump=_yaml.plan_dump(obj, _slot_of)
+    )
 
 
 def _slot_of(leaf: Any) -> int | None:
@@ -363,7 +368,9 @@ def _plan_kept(job: JobPlan, obj: dict[str, Any]) -> list[Problem]:
         if env.get("name") == ENV_VAR
     ]
     if k8s_literal(job.envelope) not in envs:
-        problems.append(Problem("/spec/template/spec/containers", f"a container must receive {ENV_VAR} from {{{{ job.env }}}}"))
+        problems.append(
+            Problem("/spec/template/spec/containers", f"a container must receive {ENV_VAR} from {{{{ job.env }}}}")
+        )
     return problems
 
 
@@ -426,7 +433,8 @@ def iter_render(
             if key in seen:
                 problem = Problem(
                     spec.pointer,
-                    f"message {manifest.message_id!r} of this queue is also in another values file (Job {manifest.name})",
+                    f"message {manifest.message_id!r} of this queue is also in another values file "
+                    f"(Job {manifest.name})",
                     file=values.source,
                 )
                 raise ValuesError(problems=[problem])

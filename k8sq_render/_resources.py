@@ -8,21 +8,21 @@ installed package finds them without the repository.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 _VERSION_DIR = re.compile(r"^v[1-9][0-9]*$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def data_dir(kind: str) -> Path:
     """Return the packaged ``templates`` or ``schema`` folder."""
     bundled = _PACKAGE / "_data" / kind
     return bundled if bundled.is_dir() else _PACKAGE.parent / kind
 
 
-@lru_cache(maxsize=None)
+@cache
 def versions() -> tuple[str, ...]:
     """Return the versions that have both a template folder and a schema folder, oldest first."""
     found = [

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import lru_cache
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 import fastjsonschema
 import jsonschema
@@ -32,7 +32,7 @@ def pointer(parts: Any) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def values_schema(version: str) -> dict[str, Any]:
     """Return the values schema of ``version`` (``schema/<version>/values.schema.json``)."""
     path = _resources.data_dir("schema") / version / "values.schema.json"
@@ -44,12 +44,16 @@ def values_schema(version: str) -> dict[str, Any]:
 _STRICT_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
     "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
 )
-_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_STRICT_TYPES)
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    jsonschema.Draft202012Validator, type_checker=_STRICT_TYPES
+)
 
 
 class _Checker:
-    """A schema with two validators: a compiled one that answers "valid?" fast, and
-    ``jsonschema``, which has the last word and lists every error with its path.
+    """A schema with a fast validator and a thorough one.
+
+    The compiled one answers "valid?" fast; ``jsonschema`` has the last word and lists
+    every error with its path.
 
     The compiled validator (fastjsonschema) is only trusted to say "valid", and only
     for documents without whole-number floats such as ``1.0``, which it counts as
@@ -64,7 +68,7 @@ class _Checker:
     def problems(self, instance: Any) -> list[Problem]:
         try:
             self.fast(instance)
-        except Exception:  # noqa: BLE001 - any objection is settled by the full validator
+        except Exception:
             pass
         else:
             if not _whole_floats(instance):
@@ -86,24 +90,24 @@ def _whole_floats(value: Any) -> bool:
     return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def _values_checker(version: str) -> _Checker:
     return _Checker(values_schema(version))
 
 
-@lru_cache(maxsize=None)
+@cache
 def job_schema() -> dict[str, Any]:
     """Return the bundled Kubernetes Job schema (``schema/kubernetes/<version>/job.json``)."""
     path = _resources.data_dir("schema") / "kubernetes" / KUBERNETES_VERSION / "job.json"
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _job_checker() -> _Checker:
     return _Checker(job_schema())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _message_checker(version: str) -> _Checker:
     schema = values_schema(version)
     return _Checker({"$ref": "#/$defs/message", "$defs": schema["$defs"]})
@@ -177,10 +181,10 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
     """Turn one jsonschema error into problems with paths and plain words."""
     path = pointer(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
-    kind, instance = error.validator, error.instance
+    kind, instance, rule_value = error.validator, error.instance, cast(Any, error.validator_value)
     hint = schema.get("x-hint")
     if kind == "required":
-        for name in error.validator_value:
+        for name in rule_value:
             if isinstance(instance, dict) and name not in instance:
                 yield Problem(path + pointer([name]), "is required")
     elif kind == "additionalProperties" and isinstance(instance, dict):
@@ -189,8 +193,10 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
             if key not in schema.get("properties", {}):
                 yield Problem(path + pointer([key]), f"unknown key (allowed here: {', '.join(allowed)})")
     elif kind == "type":
-        expected = error.validator_value
-        text = f"expected {expected if isinstance(expected, str) else ' or '.join(expected)}, got {_json_kind(instance)}"
+        expected = rule_value
+        text = (
+            f"expected {expected if isinstance(expected, str) else ' or '.join(expected)}, got {_json_kind(instance)}"
+        )
         if expected == "string" and not isinstance(instance, (dict, list)):
             text += f"; quote it in the values file to keep it as text: {json.dumps(_yaml_text(instance))}"
         yield Problem(path, text)
@@ -201,9 +207,9 @@ def _explain(error: ValidationError) -> Iterator[Problem]:
     elif kind == "pattern" and hint:
         yield Problem(path, f"{json.dumps(instance, ensure_ascii=False)} is not {hint}")
     elif kind == "enum":
-        options = ", ".join(json.dumps(option) for option in error.validator_value)
+        options = ", ".join(json.dumps(option) for option in rule_value)
         yield Problem(path, f"{json.dumps(instance, ensure_ascii=False)} is not one of {options}")
     elif kind == "const":
-        yield Problem(path, f"must be {json.dumps(error.validator_value)}")
+        yield Problem(path, f"must be {json.dumps(rule_value)}")
     else:
         yield Problem(path, error.message)

@@ -164,11 +164,21 @@ def create_job(kube: Kube, job: Mapping[str, Any], message_id: str) -> tuple[Out
         if existing_id == message_id:
             return "existed", existing
         raise ConflictError(
-            verb="create", resource="jobs", name=name, namespace=namespace, reason="AlreadyExists",
-            message="exists for another message", message_id=message_id, existing_id=existing_id,
+            verb="create",
+            resource="jobs",
+            name=name,
+            namespace=namespace,
+            reason="AlreadyExists",
+            message="exists for another message",
+            message_id=message_id,
+            existing_id=existing_id,
         )
     raise ConflictError(
-        verb="create", resource="jobs", name=name, namespace=namespace, reason="AlreadyExists",
+        verb="create",
+        resource="jobs",
+        name=name,
+        namespace=namespace,
+        reason="AlreadyExists",
         message="the Job was deleted and recreated by someone else while we tried to create it",
     )
 

@@ -28,8 +28,7 @@ import jinja2
 import markupsafe
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from . import _yaml
-from . import _resources
+from . import _resources, _yaml
 from .errors import TemplateError, TemplateNotFoundError
 
 BUILTIN_PREFIX = "builtin/"
@@ -43,9 +42,7 @@ class SearchPathLoader(jinja2.BaseLoader):
         self.builtin = _resources.data_dir("templates").resolve()
         self.roots = [Path(d).resolve() for d in user_dirs] + [self.builtin]
 
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         if template.startswith(BUILTIN_PREFIX):
             roots, name = [self.builtin], template[len(BUILTIN_PREFIX) :]
         else:
@@ -130,7 +127,7 @@ def environment(user_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
     return env
 
 
-def job_template(version: str, user_dirs: Sequence[str | Path] = ()) -> jinja2.Template:
+def job_template(version: str, user_dirs: Sequence[str | os.PathLike[str]] = ()) -> jinja2.Template:
     """Return the compiled Job template of ``version`` from the search path.
 
     Raises:
@@ -142,12 +139,18 @@ def job_template(version: str, user_dirs: Sequence[str | Path] = ()) -> jinja2.T
     try:
         return env.get_template(name)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(template=exc.filename or exc.name or name, line=exc.lineno, message=exc.message or "syntax error") from None
+        raise TemplateError(
+            template=exc.filename or exc.name or name, line=exc.lineno, message=exc.message or "syntax error"
+        ) from None
 
 
 _CAPTURING = (
-    jinja2.nodes.Macro, jinja2.nodes.CallBlock, jinja2.nodes.FilterBlock,
-    jinja2.nodes.AssignBlock, jinja2.nodes.Import, jinja2.nodes.FromImport,
+    jinja2.nodes.Macro,
+    jinja2.nodes.CallBlock,
+    jinja2.nodes.FilterBlock,
+    jinja2.nodes.AssignBlock,
+    jinja2.nodes.Import,
+    jinja2.nodes.FromImport,
 )
 
 
@@ -172,14 +175,17 @@ def traceable(template: jinja2.Template) -> bool:
         if any(True for _ in tree.find_all(_CAPTURING)):
             return False
         for node in tree.find_all((jinja2.nodes.Extends, jinja2.nodes.Include)):
-            if not isinstance(node.template, jinja2.nodes.Const):
+            target = getattr(node, "template", None)
+            if not isinstance(target, jinja2.nodes.Const):
                 return False
-            pending.append(str(node.template.value))
+            pending.append(str(target.value))
         direct = {id(out) for output in tree.find_all(jinja2.nodes.Output) for out in output.nodes}
         for call in tree.find_all(jinja2.nodes.Call):
             func = call.node
             captured = (isinstance(func, jinja2.nodes.Name) and func.name == "super") or (
-                isinstance(func, jinja2.nodes.Getattr) and isinstance(func.node, jinja2.nodes.Name) and func.node.name == "self"
+                isinstance(func, jinja2.nodes.Getattr)
+                and isinstance(func.node, jinja2.nodes.Name)
+                and func.node.name == "self"
             )
             if captured and id(call) not in direct:
                 return False
@@ -208,8 +214,12 @@ def render(template: jinja2.Template, context: dict[str, Any]) -> str:
     except (TemplateError, TemplateNotFoundError):
         raise
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(template=exc.filename or exc.name or str(template.filename), line=exc.lineno, message=exc.message or "syntax error") from None
-    except Exception as exc:  # noqa: BLE001 - anything a template does wrong is the template's error
+        raise TemplateError(
+            template=exc.filename or exc.name or str(template.filename),
+            line=exc.lineno,
+            message=exc.message or "syntax error",
+        ) from None
+    except Exception as exc:
         filename, line = _template_frame(exc, template)
         kind = "refused by the sandbox" if isinstance(exc, jinja2.exceptions.SecurityError) else type(exc).__name__
         raise TemplateError(template=filename, line=line, message=f"{kind}: {exc}") from None
@@ -229,7 +239,7 @@ def _template_frame(exc: BaseException, template: jinja2.Template) -> tuple[str,
     return filename, line
 
 
-def describe(version: str, user_dirs: Sequence[str | Path] = ()) -> tuple[str, list[str]]:
+def describe(version: str, user_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[str, list[str]]:
     """Return the file the Job template of ``version`` resolves to, and its block names in order."""
     template = job_template(version, user_dirs)
     names: list[str] = []

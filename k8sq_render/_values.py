@@ -11,13 +11,13 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _naming, _schema, _yaml, envelope
-from . import _resources
+from . import _naming, _resources, _schema, _yaml, envelope
 from .envelope import ENV_VAR
 from .errors import Problem, UnknownVersionError, ValuesError
 
@@ -83,7 +83,9 @@ def parse(text: str, *, source: str | None = None, as_json: bool = False) -> Any
         try:
             return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
-            raise ValuesError(problems=[Problem("", f"invalid JSON: {exc.msg}", file=source, line=exc.lineno)]) from None
+            raise ValuesError(
+                problems=[Problem("", f"invalid JSON: {exc.msg}", file=source, line=exc.lineno)]
+            ) from None
         except ValueError as exc:
             raise ValuesError(problems=[Problem("", str(exc), file=source)]) from None
     try:
@@ -141,7 +143,7 @@ class ValuesFile:
     messages there are. JSON files are read whole.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.source = str(path)
         self._text = _read_text(path)
         # When version and queue come before the messages (the usual order), the
@@ -210,7 +212,7 @@ class ValuesFile:
             yield self._checked.spec(pointer, message)
 
 
-def open_values(path: str | Path) -> ValuesFile:
+def open_values(path: str | os.PathLike[str]) -> ValuesFile:
     """Open a values file for streaming (see :class:`ValuesFile`).
 
     Raises:
@@ -220,14 +222,16 @@ def open_values(path: str | Path) -> ValuesFile:
     return ValuesFile(path)
 
 
-def _read_text(path: str | Path) -> str:
+def _read_text(path: str | os.PathLike[str]) -> str:
     name = str(path)
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValuesError(problems=[Problem("", "file not found", file=name)]) from None
     except UnicodeDecodeError as exc:
-        raise ValuesError(problems=[Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name)]) from None
+        raise ValuesError(
+            problems=[Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=name)]
+        ) from None
     except OSError as exc:
         raise ValuesError(problems=[Problem("", f"cannot read: {exc.strerror}", file=name)]) from None
 
@@ -298,13 +302,14 @@ class _MessageCheck:
         self.version: str = header["version"]
         raw_queue = header.get("queue")
         self.raw_queue = raw_queue if isinstance(raw_queue, dict) else {}
-        self.queue: dict[str, Any] = (
-            _schema.apply_defaults({"version": self.version, "queue": self.raw_queue}, self.version)["queue"]
-        )
+        self.queue: dict[str, Any] = _schema.apply_defaults(
+            {"version": self.version, "queue": self.raw_queue}, self.version
+        )["queue"]
         classes = self.raw_queue.get("priorityClasses")
         self.known = sorted(classes) if isinstance(classes, dict) else []
         self.ids: dict[str, str] = {}  # message id -> pointer of its first message
-        self.queue_name = self.raw_queue.get("name") if isinstance(self.raw_queue.get("name"), str) else ""
+        name = self.raw_queue.get("name")
+        self.queue_name: str = name if isinstance(name, str) else ""
 
     def fresh(self) -> _MessageCheck:
         """A checker for another document of the same queue (no message ids seen yet)."""
@@ -432,9 +437,13 @@ def _queue_rules(queue: Any) -> Iterator[Problem]:
         if isinstance(entries, dict):
             for key in entries:
                 if _naming.is_reserved_key(key):
-                    yield Problem(f"/queue/{field_name}" + _schema.pointer([key]), "this key is set by k8sq-render itself")
+                    yield Problem(
+                        f"/queue/{field_name}" + _schema.pointer([key]), "this key is set by k8sq-render itself"
+                    )
     # Linux refuses one argument or environment string over MAX_ARG_STRLEN at exec (E2BIG).
-    strings = [(f"/queue/env/{k}", f"{k}={v}") for k, v in env.items() if isinstance(v, str)] if isinstance(env, dict) else []
+    strings = (
+        [(f"/queue/env/{k}", f"{k}={v}") for k, v in env.items() if isinstance(v, str)] if isinstance(env, dict) else []
+    )
     for field_name in ("command", "args"):
         parts = queue.get(field_name)
         if isinstance(parts, list):
@@ -443,6 +452,7 @@ def _queue_rules(queue: Any) -> Iterator[Problem]:
         size = len(text.encode("utf-8", "surrogatepass")) + 1
         if size > MAX_ARG_STRLEN:
             yield Problem(
-                where, f"is {size} bytes, over the {MAX_ARG_STRLEN} bytes Linux allows in one argument or "
+                where,
+                f"is {size} bytes, over the {MAX_ARG_STRLEN} bytes Linux allows in one argument or "
                 "environment string (the container could never start)",
             )

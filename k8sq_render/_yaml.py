@@ -20,17 +20,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from json.encoder import encode_basestring as _json_string  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _json_string
 from typing import Any
 
 import yaml
 
 from ._numbers import plain_float
 
+_Parser: Any
 try:  # libyaml's parser when available; everything above the events is ours either way
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import Loader as _Parser  # the pure-Python reader, scanner and parser
+    from yaml import Loader as _Parser  # the pure-Python reader and parser
 
 
 _NULL = "tag:yaml.org,2002:null"
@@ -104,7 +105,7 @@ def _resolve_plain(value: str) -> str:
     return _STR
 
 
-def _scalar(event: yaml.ScalarEvent) -> Any:
+def _scalar(event: Any) -> Any:
     text, tag = event.value, event.tag
     if tag is None or tag == "!":
         tag = _resolve_plain(text) if event.implicit[0] else _STR
@@ -137,8 +138,10 @@ def _error(message: str, event: yaml.Event) -> YamlError:
 
 
 class _Reader:
-    """Builds plain data straight from parser events (no node graph, so memory stays
-    proportional to the data kept), applying the rules in the module docstring."""
+    """Builds plain data straight from parser events, by the rules in the module docstring.
+
+    There is no node graph, so memory stays proportional to the data kept.
+    """
 
     def __init__(self, text: str) -> None:
         self.parser = _Parser(text)
@@ -186,8 +189,11 @@ class _Reader:
         raise _error(f"unexpected {type(event).__name__}", event)  # pragma: no cover
 
     def entries(self) -> Iterator[tuple[str, Any]]:
-        """Yield ``(key, first event of its value)`` of the mapping being read; the caller
-        consumes each value (with :meth:`value` or :meth:`skip`) before asking for the next."""
+        """Yield ``(key, first event of its value)`` of the mapping being read.
+
+        The caller consumes each value (with :meth:`value` or :meth:`skip`) before asking
+        for the next.
+        """
         keys: set[str] = set()
         while not isinstance(event := self.next(), yaml.MappingEndEvent):
             if not isinstance(event, yaml.ScalarEvent):
@@ -199,8 +205,10 @@ class _Reader:
             yield key, self.next()
 
     def skip(self, event: Any) -> None:
-        """Consume the value starting with ``event`` without keeping it (anchored parts are
-        still built, since an alias may name them later)."""
+        """Consume the value starting with ``event`` without keeping it.
+
+        Anchored parts are still built, since an alias may name them later.
+        """
         if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) or event.anchor is not None:
             self.value(event)
             return
@@ -276,7 +284,7 @@ def load_without(
     result: dict[str, Any] = {}
     for name, first in reader.entries():
         if name == key and isinstance(first, yaml.SequenceStartEvent) and first.anchor is None:
-            reader._known_tag(first, _SEQ)  # noqa: SLF001
+            reader._known_tag(first, _SEQ)
             handle = on_items(result) if on_items is not None else None
             length = 0
             while not isinstance(item := reader.next(), yaml.SequenceEndEvent):
@@ -319,12 +327,12 @@ _KEY_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "nu
 
 
 def quote(text: str) -> str:
-    """Return ``text`` as a double-quoted scalar that every YAML and JSON parser reads back exactly.
+    r"""Return ``text`` as a double-quoted scalar that every YAML and JSON parser reads back exactly.
 
     >>> quote('yes')
     '"yes"'
-    >>> quote('a\\nb: c')
-    '"a\\\\nb: c"'
+    >>> quote('a\nb: c')
+    '"a\\nb: c"'
     """
     quoted: str = _json_string(text)
     if _YAML_UNSAFE.search(quoted):

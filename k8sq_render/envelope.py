@@ -32,7 +32,7 @@ from .errors import (
     EnvelopeVersionError,
 )
 
-__all__ = ["ENV_VAR", "VERSION", "MAX_ENV_BYTES", "Message", "encode", "decode", "read"]
+__all__ = ["ENV_VAR", "MAX_ENV_BYTES", "VERSION", "Message", "decode", "encode", "read"]
 
 #: The reserved environment variable that carries the envelope (users may not set it).
 ENV_VAR = "K8SQ_MESSAGE"
@@ -167,9 +167,7 @@ def _expect(data: dict[str, Any], field: str, kind: type) -> None:
     if field not in data:
         raise EnvelopeShapeError(f"{ENV_VAR} has no field {field!r}")
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise EnvelopeShapeError(
-            f"{ENV_VAR} field {field!r} must be {_json_type_name(kind)}, not {_json_type(value)}"
-        )
+        raise EnvelopeShapeError(f"{ENV_VAR} field {field!r} must be {_json_type_name(kind)}, not {_json_type(value)}")
 
 
 def _json_type_name(kind: type) -> str:

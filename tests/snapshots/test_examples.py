@@ -39,7 +39,9 @@ def stream(manifests: list) -> str:
 @pytest.mark.parametrize("example", OVERRIDES, ids=lambda p: p.name)
 def test_override_example_renders_to_its_snapshot(example: Path, snapshot) -> None:
     snapshot.snapshot_dir = HERE / "v1" / "overrides"
-    snapshot.assert_match(stream(render(example / "values.yaml", template_dirs=[example / "templates"])), f"{example.name}.yaml")
+    snapshot.assert_match(
+        stream(render(example / "values.yaml", template_dirs=[example / "templates"])), f"{example.name}.yaml"
+    )
 
 
 @pytest.mark.parametrize("example", [EXAMPLES / "minimal.yaml", EXAMPLES / "priority.yaml"], ids=lambda p: p.stem)

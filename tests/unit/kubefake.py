@@ -49,7 +49,12 @@ class Fault:
 
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
     return {
-        "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
     }
 
 
@@ -180,13 +185,13 @@ class FakeCluster:
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         if path.startswith(PRIORITY_CLASSES) and method == "GET":
-            name = path[len(PRIORITY_CLASSES):]
+            name = path[len(PRIORITY_CLASSES) :]
             if name in self.priority_classes:
                 return 200, {"kind": "PriorityClass", "metadata": {"name": name}, "value": 1000}
             return 404, status_body(404, "NotFound", f'priorityclasses.scheduling.k8s.io "{name}" not found')
         if not path.startswith(JOBS):
             return 404, status_body(404, "NotFound", "the server could not find the requested resource")
-        namespace, _, rest = path[len(JOBS):].partition("/")
+        namespace, _, rest = path[len(JOBS) :].partition("/")
         parts = rest.split("/")
         if parts == ["jobs"] and method == "POST":
             return self._create(namespace, body)

@@ -45,7 +45,10 @@ def test_validate_reports_every_problem_with_file_and_path() -> None:
     many, env = str(CASES / "many-errors.yaml"), str(CASES / "env-number.yaml")
     assert lines[0] == f"error: {env}, {many}: 4 problems in the values"
     assert [line.split(": ")[2] for line in lines[1:]] == [
-        "/message/priority", "/queue/backoffLimit", "/queue/image", "/queue/env/MAX_DAYS",
+        "/message/priority",
+        "/queue/backoffLimit",
+        "/queue/image",
+        "/queue/env/MAX_DAYS",
     ]
 
 
@@ -119,8 +122,10 @@ def test_a_kustomization_that_is_not_ours_is_left_alone(tmp_path: Path) -> None:
 def test_a_failure_late_in_a_stream_leaves_the_directory_as_it_was(tmp_path: Path) -> None:
     out = tmp_path / "jobs"
     values = tmp_path / "v.yaml"
-    values.write_text("version: v1\nqueue: {name: q, image: i}\nmessages:\n"
-                      + "".join(f"  - {{id: m{i}, payload: {{n: {i}}}}}\n" for i in range(50)))
+    values.write_text(
+        "version: v1\nqueue: {name: q, image: i}\nmessages:\n"
+        + "".join(f"  - {{id: m{i}, payload: {{n: {i}}}}}\n" for i in range(50))
+    )
     assert k8sq("render", str(values), "-o", str(out)).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     templates = tmp_path / "templates" / "v1"
@@ -128,7 +133,8 @@ def test_a_failure_late_in_a_stream_leaves_the_directory_as_it_was(tmp_path: Pat
     # Valid for every message but the last one: the 50th Job gets a field of the wrong type.
     (templates / "job.yaml.j2").write_text(
         '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}'
-        '  parallelism: {{ 1 if message.id != "m49" else "many" }}\n{% endblock %}')
+        '  parallelism: {{ 1 if message.id != "m49" else "many" }}\n{% endblock %}'
+    )
     values.write_text(values.read_text().replace("{n: ", "{n: 1"))
     result = k8sq("render", str(values), "-o", str(out), "--templates", str(tmp_path / "templates"))
     assert result.returncode == 1
@@ -149,4 +155,7 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
 def test_unreadable_values_file(tmp_path: Path) -> None:
     result = k8sq("render", str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr == f"error: {tmp_path}: 1 problem in the values\nerror: {tmp_path}: /: cannot read: Is a directory\n"
+    assert (
+        result.stderr
+        == f"error: {tmp_path}: 1 problem in the values\nerror: {tmp_path}: /: cannot read: Is a directory\n"
+    )

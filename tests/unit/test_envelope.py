@@ -9,7 +9,9 @@ import pytest
 
 from k8sq_render import envelope, errors
 
-MESSAGE = envelope.Message(id="m-1", queue="emails", timestamp=1733232000, payload={"to": "a@b", "n": [1, 2]}, attempt=2)
+MESSAGE = envelope.Message(
+    id="m-1", queue="emails", timestamp=1733232000, payload={"to": "a@b", "n": [1, 2]}, attempt=2
+)
 
 
 def test_round_trip() -> None:
@@ -33,10 +35,26 @@ def test_encoding_is_compact_and_stable() -> None:
         ({"K8SQ_MESSAGE": '{"v":2,"id":"a","queue":"q","payload":{}}'}, errors.EnvelopeVersionError, "version 2"),
         ({"K8SQ_MESSAGE": '{"id":"a","queue":"q","payload":{}}'}, errors.EnvelopeVersionError, "version None"),
         ({"K8SQ_MESSAGE": '{"v":1,"queue":"q","payload":{}}'}, errors.EnvelopeShapeError, "no field 'id'"),
-        ({"K8SQ_MESSAGE": '{"v":1,"id":1,"queue":"q","payload":{}}'}, errors.EnvelopeShapeError, "'id' must be a string"),
-        ({"K8SQ_MESSAGE": '{"v":1,"id":"a","queue":"q","payload":[]}'}, errors.EnvelopeShapeError, "'payload' must be an object"),
-        ({"K8SQ_MESSAGE": '{"v":1,"id":"a","queue":"q","payload":{},"timestamp":"x"}'}, errors.EnvelopeShapeError, "timestamp"),
-        ({"K8SQ_MESSAGE": '{"v":1,"id":"a","queue":"q","payload":{},"attempt":0}'}, errors.EnvelopeShapeError, "attempt"),
+        (
+            {"K8SQ_MESSAGE": '{"v":1,"id":1,"queue":"q","payload":{}}'},
+            errors.EnvelopeShapeError,
+            "'id' must be a string",
+        ),
+        (
+            {"K8SQ_MESSAGE": '{"v":1,"id":"a","queue":"q","payload":[]}'},
+            errors.EnvelopeShapeError,
+            "'payload' must be an object",
+        ),
+        (
+            {"K8SQ_MESSAGE": '{"v":1,"id":"a","queue":"q","payload":{},"timestamp":"x"}'},
+            errors.EnvelopeShapeError,
+            "timestamp",
+        ),
+        (
+            {"K8SQ_MESSAGE": '{"v":1,"id":"a","queue":"q","payload":{},"attempt":0}'},
+            errors.EnvelopeShapeError,
+            "attempt",
+        ),
     ],
 )
 def test_each_failure_is_its_own_clear_error(environ: dict[str, str], error: type, text: str) -> None:

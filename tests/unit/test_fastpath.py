@@ -43,10 +43,15 @@ def test_override_examples_render_the_same_both_ways(monkeypatch, example: Path)
 
 
 def test_tricky_values_render_the_same_both_ways(monkeypatch, tmp_path: Path) -> None:
-    messages = [{"id": f"m{i}", "payload": {"v": value, value: [value, 1.5, 10**20, None, True]}}
-                for i, value in enumerate(TRICKY)]
-    document = {"version": "v1", "queue": {"name": "q", "image": "i", "env": {f"E{i}": v for i, v in enumerate(TRICKY)},
-                                           "args": TRICKY}, "messages": messages}
+    messages = [
+        {"id": f"m{i}", "payload": {"v": value, value: [value, 1.5, 10**20, None, True]}}
+        for i, value in enumerate(TRICKY)
+    ]
+    document = {
+        "version": "v1",
+        "queue": {"name": "q", "image": "i", "env": {f"E{i}": v for i, v in enumerate(TRICKY)}, "args": TRICKY},
+        "messages": messages,
+    }
     path = tmp_path / "v.json"
     path.write_text(json.dumps(document))
     fast, slow = both_ways(monkeypatch, path)
@@ -86,11 +91,20 @@ def test_unusual_templates_fall_back_and_still_match(monkeypatch, tmp_path: Path
         ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{{ super() }}{% endblock %}', True),
         ('{% extends "builtin/v1/job.yaml.j2" %}{% macro m(x) %}{{ x }}{% endmacro %}', False),
         ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{{ super() | upper }}{% endblock %}', False),
-        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% set x %}a{% endset %}{% endblock %}', False),
-        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% if self.sidecars() == "" %}{% endif %}'
-         "{% endblock %}", False),
-        ('{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% filter upper %}x{% endfilter %}'
-         "{% endblock %}", False),
+        (
+            '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% set x %}a{% endset %}{% endblock %}',
+            False,
+        ),
+        (
+            '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% if self.sidecars() == "" %}{% endif %}'
+            "{% endblock %}",
+            False,
+        ),
+        (
+            '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}{% filter upper %}x{% endfilter %}'
+            "{% endblock %}",
+            False,
+        ),
     ],
 )
 def test_only_templates_that_write_values_directly_are_traced(tmp_path: Path, body: str, expected: bool) -> None:
@@ -103,7 +117,8 @@ def test_a_template_comparing_block_text_renders_correctly(monkeypatch, tmp_path
     (tmp_path / "v1").mkdir()
     (tmp_path / "v1" / "job.yaml.j2").write_text(
         '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}'
-        '{% if self.sidecars() == "" %}  parallelism: 1\n{% endif %}{% endblock %}')
+        '{% if self.sidecars() == "" %}  parallelism: 1\n{% endif %}{% endblock %}'
+    )
     fast, slow = both_ways(monkeypatch, EXAMPLES / "minimal.yaml", template_dirs=[tmp_path])
     same(fast, slow)
     assert fast[0].obj["spec"]["parallelism"] == 1
@@ -149,4 +164,6 @@ def test_the_fast_checker_agrees_with_jsonschema() -> None:
 def test_a_float_is_not_an_integer(values_file) -> None:
     with pytest.raises(errors.ValuesError) as caught:
         render(values_file("version: v1\nqueue: {name: q, image: i, backoffLimit: 1.0}\nmessage: {}\n"))
-    assert [f"{p.path}: {p.message}" for p in caught.value.problems] == ["/queue/backoffLimit: expected integer, got a number"]
+    assert [f"{p.path}: {p.message}" for p in caught.value.problems] == [
+        "/queue/backoffLimit: expected integer, got a number"
+    ]

@@ -9,11 +9,31 @@ import pytest
 from k8sq_render import _naming
 
 QUEUES = [
-    "emails", "Emails", "EMAILS", "e-mails", "e_mails", "e.mails", "emails-", "-emails", "日本語", "中文字",
+    "emails",
+    "Emails",
+    "EMAILS",
+    "e-mails",
+    "e_mails",
+    "e.mails",
+    "emails-",
+    "-emails",
+    "日本語",
+    "中文字",
     "stash-backup-persistentvolumeclaim-influxdb-data-influxdb-0-bmkd8",
     "stash-backup-persistentvolumeclaim-influxdb-data-influxdb-0-bmkd8-other",
     "orders.tenant-acme-corporation.eu-central-1.batch-000000000017.retry",
-    "x" * 63, "x" * 64, "x" * 300, "a.", "a_", "a-" * 40, "...", "___", "", " ", "a b", "a/b",
+    "x" * 63,
+    "x" * 64,
+    "x" * 300,
+    "a.",
+    "a_",
+    "a-" * 40,
+    "...",
+    "___",
+    "",
+    " ",
+    "a b",
+    "a/b",
 ]
 IDS = ["1", "7f3c2a", "Order #17", "-", "x" * 100, "注文", "a-b", "b"]
 

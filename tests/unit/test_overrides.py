@@ -34,8 +34,11 @@ def test_first_directory_wins(tmp_path: Path) -> None:
 
 
 def test_one_block_replaced_the_rest_unchanged(tmp_path: Path) -> None:
-    override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}\n'
-                       "{% block pod_spec_extra %}\n      hostNetwork: false\n{% endblock %}\n")
+    override(
+        tmp_path,
+        '{% extends "builtin/v1/job.yaml.j2" %}\n'
+        "{% block pod_spec_extra %}\n      hostNetwork: false\n{% endblock %}\n",
+    )
     (plain,) = render(MINIMAL)
     (custom,) = render(MINIMAL, template_dirs=[tmp_path])
     pod = custom.obj["spec"]["template"]["spec"]
@@ -44,8 +47,11 @@ def test_one_block_replaced_the_rest_unchanged(tmp_path: Path) -> None:
 
 
 def test_super_keeps_the_packaged_block(tmp_path: Path) -> None:
-    override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}\n{% block worker_env %}\n{{ super() }}'
-                       "          workingDir: /work\n{% endblock %}\n")
+    override(
+        tmp_path,
+        '{% extends "builtin/v1/job.yaml.j2" %}\n{% block worker_env %}\n{{ super() }}'
+        "          workingDir: /work\n{% endblock %}\n",
+    )
     (job,) = render(MINIMAL, template_dirs=[tmp_path])
     container = job.obj["spec"]["template"]["spec"]["containers"][0]
     assert container["workingDir"] == "/work"
@@ -53,9 +59,12 @@ def test_super_keeps_the_packaged_block(tmp_path: Path) -> None:
 
 
 def test_values_in_overrides_cannot_inject_structure(tmp_path: Path, values_file) -> None:
-    override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}\n{% block job_spec_extra %}\n'
-                       "  completions: 1\n{% endblock %}\n{% block pod_metadata %}\n{{ super() }}"
-                       "      annotations: {\"note\": {{ message.payload.note }}}\n{% endblock %}\n")
+    override(
+        tmp_path,
+        '{% extends "builtin/v1/job.yaml.j2" %}\n{% block job_spec_extra %}\n'
+        "  completions: 1\n{% endblock %}\n{% block pod_metadata %}\n{{ super() }}"
+        '      annotations: {"note": {{ message.payload.note }}}\n{% endblock %}\n',
+    )
     evil = 'x"}\n      labels: {"evil": "1'
     document = {"version": "v1", "queue": {"name": "q", "image": "i"}, "message": {"payload": {"note": evil}}}
     path = values_file(json.dumps(document), "values.json")
@@ -65,8 +74,11 @@ def test_values_in_overrides_cannot_inject_structure(tmp_path: Path, values_file
 
 @pytest.mark.parametrize("name", ["safe", "e", "escape", "forceescape", "tojson", "xmlattr", "urlize"])
 def test_filters_that_emit_raw_text_are_not_available(tmp_path: Path, name: str) -> None:
-    path = override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}'
-                              f"  x: {{{{ queue.name | {name} }}}}\n{{% endblock %}}")
+    path = override(
+        tmp_path,
+        '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}'
+        f"  x: {{{{ queue.name | {name} }}}}\n{{% endblock %}}",
+    )
     with pytest.raises(errors.TemplateError) as caught:
         render(MINIMAL, template_dirs=[tmp_path])
     assert str(caught.value).startswith(str(path))
@@ -81,8 +93,11 @@ def test_whole_file_replacement(tmp_path: Path) -> None:
 
 
 def test_invalid_job_from_an_override_names_the_file_and_path(tmp_path: Path) -> None:
-    path = override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}{% block worker_extra %}'
-                              "          imagePullpolicy: Always\n{% endblock %}")
+    path = override(
+        tmp_path,
+        '{% extends "builtin/v1/job.yaml.j2" %}{% block worker_extra %}'
+        "          imagePullpolicy: Always\n{% endblock %}",
+    )
     with pytest.raises(errors.ManifestError) as caught:
         render(MINIMAL, template_dirs=[tmp_path])
     assert caught.value.template == str(path)
@@ -92,12 +107,18 @@ def test_invalid_job_from_an_override_names_the_file_and_path(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     ("block", "text", "path"),
-    [("job_metadata", "  name: other\n  namespace: {{ job.namespace }}\n  labels: {{ job.labels }}\n", "/metadata/name"),
-     ("worker_env", "          env: []\n", "/spec/template/spec/containers"),
-     ("job_metadata", "  name: {{ job.name }}\n  namespace: {{ job.namespace }}\n", "/metadata/labels")],
+    [
+        (
+            "job_metadata",
+            "  name: other\n  namespace: {{ job.namespace }}\n  labels: {{ job.labels }}\n",
+            "/metadata/name",
+        ),
+        ("worker_env", "          env: []\n", "/spec/template/spec/containers"),
+        ("job_metadata", "  name: {{ job.name }}\n  namespace: {{ job.namespace }}\n", "/metadata/labels"),
+    ],
 )
 def test_overrides_must_keep_what_queries_rely_on(tmp_path: Path, block: str, text: str, path: str) -> None:
-    override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}' f"{{% block {block} %}}\n{text}{{% endblock %}}")
+    override(tmp_path, f'{{% extends "builtin/v1/job.yaml.j2" %}}{{% block {block} %}}\n{text}{{% endblock %}}')
     with pytest.raises(errors.ManifestError) as caught:
         render(MINIMAL, template_dirs=[tmp_path])
     assert caught.value.path == path
@@ -105,13 +126,15 @@ def test_overrides_must_keep_what_queries_rely_on(tmp_path: Path, block: str, te
 
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [("{{ queue.__class__.__mro__ }}", "refused by the sandbox"),
-     ("{{ lipsum.__globals__.os }}", "refused by the sandbox"),
-     ("{{ ''.__class__.__subclasses__() }}", "refused by the sandbox"),
-     ("{% set x = queue.update({'image': 'evil'}) %}", "refused by the sandbox"),
-     ("{{ no_such_name }}", "UndefinedError: 'no_such_name' is undefined"),
-     ("{{ queue.nope }}", "UndefinedError"),
-     ("{% if %}", "Expected an expression")],
+    [
+        ("{{ queue.__class__.__mro__ }}", "refused by the sandbox"),
+        ("{{ lipsum.__globals__.os }}", "refused by the sandbox"),
+        ("{{ ''.__class__.__subclasses__() }}", "refused by the sandbox"),
+        ("{% set x = queue.update({'image': 'evil'}) %}", "refused by the sandbox"),
+        ("{{ no_such_name }}", "UndefinedError: 'no_such_name' is undefined"),
+        ("{{ queue.nope }}", "UndefinedError"),
+        ("{% if %}", "Expected an expression"),
+    ],
 )
 def test_broken_or_hostile_templates_fail_with_file_and_line(tmp_path: Path, body: str, expected: str) -> None:
     path = override(tmp_path, "apiVersion: batch/v1\n" + body + "\n")
@@ -153,8 +176,10 @@ def test_templates_list_and_show(capsys, tmp_path: Path) -> None:
     assert main(["templates", "list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("v1  ") and out[0].endswith("templates/v1/job.yaml.j2")
-    assert out[1] == ("    blocks: job_metadata, job_spec_extra, pod_metadata, scheduling, pod_spec_extra, "
-                      "init_containers, containers, worker_container, worker_env, worker_extra, sidecars, volumes")
+    assert out[1] == (
+        "    blocks: job_metadata, job_spec_extra, pod_metadata, scheduling, pod_spec_extra, "
+        "init_containers, containers, worker_container, worker_env, worker_extra, sidecars, volumes"
+    )
     path = override(tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}{% block mine %}{% endblock %}')
     assert main(["templates", "list", "--templates", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -173,7 +198,8 @@ def test_a_new_version_cannot_change_v1_output(tmp_path: Path, monkeypatch) -> N
         shutil.copytree(_resources.data_dir(kind), copy)
         shutil.copytree(copy / "v1", copy / "v2")
     (tmp_path / "templates" / "v2" / "job.yaml.j2").write_text(
-        _templates.packaged_source("v1").replace("restartPolicy: Never", "restartPolicy: OnFailure"))
+        _templates.packaged_source("v1").replace("restartPolicy: Never", "restartPolicy: OnFailure")
+    )
     schema = tmp_path / "schema" / "v2" / "values.schema.json"
     schema.write_text(schema.read_text().replace('"const": "v1"', '"const": "v2"'))
     monkeypatch.setattr(_resources, "data_dir", lambda kind: tmp_path / kind)

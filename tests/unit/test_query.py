@@ -32,8 +32,11 @@ def submit(fake: FakeCluster, *messages: dict[str, Any], **queue: Any) -> list[s
 
 def fail(fake: FakeCluster, name: str) -> None:
     fake.set_conditions(
-        "default", name, condition("FailureTarget", reason="BackoffLimitExceeded"),
-        condition("Failed", reason="BackoffLimitExceeded"), failed=1,
+        "default",
+        name,
+        condition("FailureTarget", reason="BackoffLimitExceeded"),
+        condition("Failed", reason="BackoffLimitExceeded"),
+        failed=1,
     )
 
 
@@ -104,8 +107,12 @@ def test_size_and_state_filters_use_conditions(fake: FakeCluster) -> None:
 
 def test_next_attempt_builds_the_retry_from_the_failed_job(fake: FakeCluster) -> None:
     payload = {"body": "pay $5 via $(BANK) or $$HOME", "n": 1}
-    [old_name] = submit(fake, {"id": "m1", "timestamp": 1733232000, "payload": payload},
-                        env={"GREETING": "hi $(USER)"}, labels={"team": "mail"})
+    [old_name] = submit(
+        fake,
+        {"id": "m1", "timestamp": 1733232000, "payload": payload},
+        env={"GREETING": "hi $(USER)"},
+        labels={"team": "mail"},
+    )
     old = copy.deepcopy(fake.jobs[("default", old_name)])
     fail(fake, old_name)
     new, message = next_attempt(fake.jobs[("default", old_name)])
@@ -344,5 +351,5 @@ def test_a_watch_that_keeps_ending_at_once_backs_off(fake: FakeCluster) -> None:
 
 
 def test_wait_for_an_unknown_job_is_not_found(fake: FakeCluster) -> None:
-    with connect(fake) as client, pytest.raises(NotFound, match='get jobs/nope in namespace default: 404 NotFound'):
+    with connect(fake) as client, pytest.raises(NotFound, match="get jobs/nope in namespace default: 404 NotFound"):
         client.wait("nope")

@@ -52,14 +52,19 @@ def test_a_new_job_without_status_is_active() -> None:
 
 def test_retrying_under_backoff_limit_is_active_despite_failed_pods() -> None:
     # Two pods failed, a third runs: backoffLimit 3 is not reached, no Failed condition yet.
-    retrying = job(startTime="2026-12-03T10:00:01Z", active=1, failed=2, ready=0, terminating=0,
-                   uncountedTerminatedPods={})
+    retrying = job(
+        startTime="2026-12-03T10:00:01Z", active=1, failed=2, ready=0, terminating=0, uncountedTerminatedPods={}
+    )
     assert job_state(retrying) is JobState.ACTIVE
 
 
 def test_failed_condition_is_failed() -> None:
     failed = job(
-        startTime="2026-12-03T10:00:01Z", failed=4, ready=0, terminating=0, uncountedTerminatedPods={},
+        startTime="2026-12-03T10:00:01Z",
+        failed=4,
+        ready=0,
+        terminating=0,
+        uncountedTerminatedPods={},
         conditions=[
             cond("FailureTarget", reason="BackoffLimitExceeded"),
             cond("Failed", reason="BackoffLimitExceeded"),
@@ -75,9 +80,14 @@ def test_failure_target_alone_is_already_failed() -> None:
 
 
 def test_complete_is_succeeded() -> None:
-    done = job(succeeded=1, completionTime="2026-12-03T10:01:00Z",
-               conditions=[cond("SuccessCriteriaMet", reason="CompletionsReached"),
-                           cond("Complete", reason="CompletionsReached")])
+    done = job(
+        succeeded=1,
+        completionTime="2026-12-03T10:01:00Z",
+        conditions=[
+            cond("SuccessCriteriaMet", reason="CompletionsReached"),
+            cond("Complete", reason="CompletionsReached"),
+        ],
+    )
     assert job_state(done) is JobState.SUCCEEDED
 
 

@@ -96,8 +96,12 @@ def test_every_value_reaches_the_container_exactly(tmp_path: Path, value: str) -
 def test_numbers_are_never_written_in_exponent_form(tmp_path: Path) -> None:
     document = {
         "version": "v1",
-        "queue": {"name": "q", "image": "i", "activeDeadlineSeconds": 12000000,
-                  "resources": {"requests": {"cpu": 0.5, "memory": 12000000}, "limits": {"memory": 1.2e7}}},
+        "queue": {
+            "name": "q",
+            "image": "i",
+            "activeDeadlineSeconds": 12000000,
+            "resources": {"requests": {"cpu": 0.5, "memory": 12000000}, "limits": {"memory": 1.2e7}},
+        },
         "message": {"payload": {"big": 1.2e7, "tiny": 1e-7}},
     }
     (manifest,) = render(write_values(tmp_path, document))
@@ -113,7 +117,10 @@ def test_output_is_byte_identical_across_processes(tmp_path: Path) -> None:
     code = "import sys, k8sq_render; sys.stdout.write(''.join(m.text for m in k8sq_render.render(sys.argv[1])))"
     outputs = {
         subprocess.run(
-            [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True,
+            [sys.executable, "-c", code, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
         ).stdout
         for seed in ("0", "1", "12345")
@@ -148,12 +155,18 @@ def test_labels_annotations_and_defaults(tmp_path: Path) -> None:
     (manifest,) = render(write_values(tmp_path, document))
     meta = manifest.obj["metadata"]
     assert meta["labels"] == {
-        "app.kubernetes.io/managed-by": "k8sq-render", "k8sq.io/queue": "Emails",
-        "k8sq.io/template-version": "v1", "team": "mail",
+        "app.kubernetes.io/managed-by": "k8sq-render",
+        "k8sq.io/queue": "Emails",
+        "k8sq.io/template-version": "v1",
+        "team": "mail",
     }
     assert meta["annotations"] == {
-        "k8sq.io/queue-name": "Emails", "k8sq.io/message-id": "m1", "k8sq.io/template-version": "v1",
-        "k8sq.io/attempt": "1", "k8sq.io/timestamp": "1733232000", "a.io/b": "c",
+        "k8sq.io/queue-name": "Emails",
+        "k8sq.io/message-id": "m1",
+        "k8sq.io/template-version": "v1",
+        "k8sq.io/attempt": "1",
+        "k8sq.io/timestamp": "1733232000",
+        "a.io/b": "c",
     }
     pod = manifest.obj["spec"]["template"]["metadata"]
     assert pod == {"labels": meta["labels"], "annotations": {"a.io/b": "c"}}
@@ -171,7 +184,8 @@ def test_no_timestamp_is_invented(tmp_path: Path) -> None:
 
 def test_too_large_envelope_is_refused_naming_the_message(tmp_path: Path) -> None:
     document = {
-        "version": "v1", "queue": {"name": "q", "image": "i"},
+        "version": "v1",
+        "queue": {"name": "q", "image": "i"},
         "messages": [{"id": "small"}, {"id": "big", "payload": {"blob": "x" * envelope.MAX_ENV_BYTES}}],
     }
     with pytest.raises(errors.ValuesError) as caught:
@@ -184,7 +198,11 @@ def test_too_large_envelope_is_refused_naming_the_message(tmp_path: Path) -> Non
 def test_envelope_just_under_the_limit_renders(tmp_path: Path) -> None:
     base = envelope.encode(envelope.Message(id="edge", queue="q", timestamp=None, payload={"blob": ""}))
     blob = "x" * (envelope.MAX_ENV_BYTES - len(base.encode()))
-    document = {"version": "v1", "queue": {"name": "q", "image": "i"}, "message": {"id": "edge", "payload": {"blob": blob}}}
+    document = {
+        "version": "v1",
+        "queue": {"name": "q", "image": "i"},
+        "message": {"id": "edge", "payload": {"blob": blob}},
+    }
     (manifest,) = render(write_values(tmp_path, document))
     assert len(expand(container_env(manifest.obj)[envelope.ENV_VAR], {}).encode()) == envelope.MAX_ENV_BYTES
 
@@ -199,7 +217,7 @@ def test_env_value_over_exec_limit_is_refused(tmp_path: Path) -> None:
 def test_job_too_large_to_store_is_refused(tmp_path: Path) -> None:
     env = {f"V{i}": "x" * 100_000 for i in range(12)}
     document = {"version": "v1", "queue": {"name": "q", "image": "i", "env": env}, "message": {"id": "m"}}
-    with pytest.raises(errors.MessageTooLargeError, match="the rendered Job is .* over the limit of 1048576 bytes"):
+    with pytest.raises(errors.MessageTooLargeError, match=r"the rendered Job is .* over the limit of 1048576 bytes"):
         render(write_values(tmp_path, document))
 
 

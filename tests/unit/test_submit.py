@@ -68,8 +68,14 @@ def test_submitting_again_finds_the_jobs_already_there(fake: FakeCluster) -> Non
 
 def test_a_job_of_the_same_name_for_another_message_is_a_conflict(fake: FakeCluster) -> None:
     fake.add_job(
-        {"metadata": {"name": name("m1"), "namespace": "default", "annotations": {_naming.MESSAGE_ID_ANNOTATION: "x9"}},
-         "spec": {"template": {"spec": {"containers": []}}}}
+        {
+            "metadata": {
+                "name": name("m1"),
+                "namespace": "default",
+                "annotations": {_naming.MESSAGE_ID_ANNOTATION: "x9"},
+            },
+            "spec": {"template": {"spec": {"containers": []}}},
+        }
     )
     with connect(fake) as client:
         [result] = client.submit(values({"id": "m1", "payload": {}}))
@@ -101,8 +107,13 @@ def test_a_failure_in_the_middle_leaves_every_other_result_known(fake: FakeClust
 
 
 def test_retry_after_is_honoured_on_429(fake: FakeCluster) -> None:
-    fake.fault("POST", "/jobs", status=429, headers={"Retry-After": "3"},
-               body=status_body(429, "TooManyRequests", "too many requests, please try again later"))
+    fake.fault(
+        "POST",
+        "/jobs",
+        status=429,
+        headers={"Retry-After": "3"},
+        body=status_body(429, "TooManyRequests", "too many requests, please try again later"),
+    )
     clock = FakeClock()
     with connect(fake, clock=clock) as client:
         [result] = client.submit(values({"id": "m1", "payload": {}}))
@@ -121,8 +132,9 @@ def test_server_errors_back_off_exponentially(fake: FakeCluster) -> None:
 
 
 def test_retries_are_bounded_by_attempts(fake: FakeCluster) -> None:
-    fake.fault("POST", "/jobs", status=500, times=100,
-               body=status_body(500, "InternalError", "etcdserver: request timed out"))
+    fake.fault(
+        "POST", "/jobs", status=500, times=100, body=status_body(500, "InternalError", "etcdserver: request timed out")
+    )
     clock = FakeClock()
     with connect(fake, clock=clock, attempts=4) as client:
         [result] = client.submit(values({"id": "m1", "payload": {}}))
@@ -178,10 +190,17 @@ def test_an_unreachable_server_is_reported_per_message() -> None:
 
 
 def test_permission_denied_names_verb_and_resource(fake: FakeCluster) -> None:
-    fake.fault("POST", "/jobs", status=403, body=status_body(
-        403, "Forbidden",
-        'jobs.batch is forbidden: User "system:serviceaccount:mail:k8sq" cannot create resource "jobs" in API group '
-        '"batch" in the namespace "default"'))
+    fake.fault(
+        "POST",
+        "/jobs",
+        status=403,
+        body=status_body(
+            403,
+            "Forbidden",
+            'jobs.batch is forbidden: User "system:serviceaccount:mail:k8sq" cannot create resource "jobs" '
+            'in API group "batch" in the namespace "default"',
+        ),
+    )
     with connect(fake) as client:
         [result] = client.submit(values({"id": "m1", "payload": {}}))
     assert isinstance(result.error, PermissionDenied)
@@ -216,8 +235,11 @@ def test_invalid_values_create_nothing(fake: FakeCluster) -> None:
 
 
 def test_a_missing_priority_class_creates_no_job(fake: FakeCluster) -> None:
-    doc = values({"id": "m1", "payload": {}}, {"id": "m2", "payload": {}, "priority": "high"},
-                 priorityClasses={"high": "batch-high"})
+    doc = values(
+        {"id": "m1", "payload": {}},
+        {"id": "m2", "payload": {}, "priority": "high"},
+        priorityClasses={"high": "batch-high"},
+    )
     with connect(fake) as client, pytest.raises(PriorityClassMissing) as caught:
         client.submit(doc)
     assert caught.value.name == "batch-high" and caught.value.job == name("m2")
@@ -227,8 +249,9 @@ def test_a_missing_priority_class_creates_no_job(fake: FakeCluster) -> None:
 
 def test_priority_classes_are_checked_once_per_call(fake: FakeCluster) -> None:
     fake.priority_classes.add("batch-high")
-    doc = values(*({"id": f"m{i}", "payload": {}, "priority": "high"} for i in range(4)),
-                 priorityClasses={"high": "batch-high"})
+    doc = values(
+        *({"id": f"m{i}", "payload": {}, "priority": "high"} for i in range(4)), priorityClasses={"high": "batch-high"}
+    )
     with connect(fake) as client:
         results = client.submit(doc)
     assert [r.outcome for r in results] == ["created"] * 4

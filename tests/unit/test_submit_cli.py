@@ -64,8 +64,13 @@ def test_submit_creates_then_finds_the_jobs(fake, kubeconfig, values_path, capsy
 
 
 def test_submit_reports_each_failure_on_one_line_and_exits_1(fake, kubeconfig, values_path, capsys) -> None:
-    fake.fault("POST", "/jobs", name=name("m1"), status=422,
-               body=status_body(422, "Invalid", 'Job.batch "x" is invalid:\nspec.template: Required value'))
+    fake.fault(
+        "POST",
+        "/jobs",
+        name=name("m1"),
+        status=422,
+        body=status_body(422, "Invalid", 'Job.batch "x" is invalid:\nspec.template: Required value'),
+    )
     assert main(["submit", values_path, "--kubeconfig", kubeconfig]) == 1
     out, err = capsys.readouterr()
     assert out.splitlines() == [f"job.batch/{name('m0')} created", f"job.batch/{name('m2')} created"]

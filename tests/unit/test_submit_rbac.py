@@ -36,5 +36,7 @@ def test_both_are_bound_to_the_service_account() -> None:
     assert docs["RoleBinding"]["roleRef"]["name"] == docs["Role"]["metadata"]["name"]
     assert docs["ClusterRoleBinding"]["subjects"] == [subject]
     assert docs["ClusterRoleBinding"]["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": docs["ClusterRole"]["metadata"]["name"]
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": docs["ClusterRole"]["metadata"]["name"],
     }

@@ -34,19 +34,20 @@ def test_every_error_is_reported_with_its_path(values_file) -> None:
     assert found == [
         "/messages/0/payload: expected object, got a list",
         "/messages/0/priority: unknown priority 'high' (known: none: /queue/priorityClasses is empty or missing)",
-        "/messages/1/id: expected string, got a number; quote it in the values file to keep it as text: \"5\"",
+        '/messages/1/id: expected string, got a number; quote it in the values file to keep it as text: "5"',
         "/messages/1/timestamp: expected integer, got a string",
         "/messages/1/timestamp: plain value yes is read differently by YAML 1.1 and YAML 1.2 (as a boolean, "
-        "an octal or hex number, ...); write it in quotes: \"yes\"",
+        'an octal or hex number, ...); write it in quotes: "yes"',
         "/queue/backoffLimit: -1 is less than the minimum of 0",
-        "/queue/env/PORT: expected string, got a number; quote it in the values file to keep it as text: \"8080\"",
+        '/queue/env/PORT: expected string, got a number; quote it in the values file to keep it as text: "8080"',
         "/queue/env/bad name: key \"bad name\" is not an environment variable name (letters, digits, '_', '-', '.'; "
         "not starting with a digit)",
-        "/queue/extra: unknown key (allowed here: activeDeadlineSeconds, annotations, args, backoffLimit, command, env, "
+        "/queue/extra: unknown key (allowed here: activeDeadlineSeconds, annotations, args, backoffLimit, command, "
+        "env, "
         "image, imagePullPolicy, labels, name, namespace, nodeSelector, priorityClasses, resources, "
         "serviceAccountName, tolerations, ttlSecondsAfterFinished)",
         "/queue/image: is required",
-        "/queue/imagePullPolicy: \"Sometimes\" is not one of \"Always\", \"IfNotPresent\", \"Never\"",
+        '/queue/imagePullPolicy: "Sometimes" is not one of "Always", "IfNotPresent", "Never"',
         "/queue/namespace: \"Not_A_Namespace\" is not a DNS-1123 label (lowercase letters, digits and '-', "
         "at most 63 characters)",
     ]
@@ -66,13 +67,23 @@ def test_error_text_names_file_and_line(values_file) -> None:
     [
         ("", ": give exactly one of 'message' or 'messages' (found neither)"),
         ("message: {}\nmessages: [{}]\n", ": give exactly one of 'message' or 'messages' (found both)"),
-        ("  env: {K8SQ_MESSAGE: x}\nmessage: {}\n", "/queue/env/K8SQ_MESSAGE: this name is reserved for the message envelope"),
-        ("  labels: {k8sq.io/queue: x}\nmessage: {}\n", "/queue/labels/k8sq.io~1queue: this key is set by k8sq-render itself"),
-        ("  annotations: {app.kubernetes.io/managed-by: me}\nmessage: {}\n",
-         "/queue/annotations/app.kubernetes.io~1managed-by: this key is set by k8sq-render itself"),
+        (
+            "  env: {K8SQ_MESSAGE: x}\nmessage: {}\n",
+            "/queue/env/K8SQ_MESSAGE: this name is reserved for the message envelope",
+        ),
+        (
+            "  labels: {k8sq.io/queue: x}\nmessage: {}\n",
+            "/queue/labels/k8sq.io~1queue: this key is set by k8sq-render itself",
+        ),
+        (
+            "  annotations: {app.kubernetes.io/managed-by: me}\nmessage: {}\n",
+            "/queue/annotations/app.kubernetes.io~1managed-by: this key is set by k8sq-render itself",
+        ),
         ("messages: [{id: a}, {id: a}]\n", "/messages/1: same id 'a' as /messages/0; give each message its own id"),
-        ("messages: [{payload: {x: 1}}, {payload: {x: 1}}]\n",
-         "/messages/1: same content (the id derived from it) as /messages/0; give each message its own id"),
+        (
+            "messages: [{payload: {x: 1}}, {payload: {x: 1}}]\n",
+            "/messages/1: same content (the id derived from it) as /messages/0; give each message its own id",
+        ),
     ],
 )
 def test_rules_beyond_the_schema(values_file, tail: str, expected: str) -> None:
@@ -126,7 +137,13 @@ def test_json_non_finite_and_surrogates_are_refused(values_file) -> None:
 
 
 def test_alias_bombs_are_refused_quickly(values_file) -> None:
-    lines = ["version: v1", "queue: {name: q, image: i}", "message:", "  payload:", "    a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines = [
+        "version: v1",
+        "queue: {name: q, image: i}",
+        "message:",
+        "  payload:",
+        "    a0: &a0 [x, x, x, x, x, x, x, x, x, x]",
+    ]
     for i in range(1, 10):
         lines.append(f"    a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     with pytest.raises(errors.ValuesError) as caught:
@@ -160,6 +177,9 @@ def test_streamed_files_report_the_same_problems_in_any_order(values_file, order
         ("/messages/3/timestamp", "expected integer, got a string"),
         ("/messages/3/timestamp", "plain value on is read differe"),
     ]
-    good = values_file((head + body if order == "queue first" else body + head).replace("low", "high")
-                       .replace("{id: a}\n  - {id: c, timestamp: on}", "{id: d}\n  - {id: c, timestamp: 5}"))
+    good = values_file(
+        (head + body if order == "queue first" else body + head)
+        .replace("low", "high")
+        .replace("{id: a}\n  - {id: c, timestamp: on}", "{id: d}\n  - {id: c, timestamp: 5}")
+    )
     assert [m.id for m in _values.load(good).messages] == ["a", "b", "d", "c"]
