@@ -29,13 +29,14 @@ if TYPE_CHECKING:
     from ._client import Client, jobs, retry, size, submit, wait
     from ._kube import RetryPolicy
     from ._query import JobInfo, JobState, RetryResult, WaitResult, job_state
-    from ._render import Manifest, render
+    from ._render import GitOps, Manifest, iter_render, render
     from ._submit import SubmitResult
     from ._values import Values
     from ._values import load as validate
 
 __all__ = [
     "Client",
+    "GitOps",
     "JobInfo",
     "JobState",
     "K8sqError",
@@ -48,6 +49,7 @@ __all__ = [
     "WaitResult",
     "envelope",
     "errors",
+    "iter_render",
     "job_state",
     "jobs",
     "render",
@@ -59,7 +61,9 @@ __all__ = [
 ]
 
 _LAZY = {
+    "GitOps": ("._render", "GitOps"),
     "Manifest": ("._render", "Manifest"),
+    "iter_render": ("._render", "iter_render"),
     "render": ("._render", "render"),
     "Values": ("._values", "Values"),
     "validate": ("._values", "load"),

@@ -83,3 +83,10 @@ def test_floats_are_written_without_exponents() -> None:
     text = envelope.encode(message)
     assert text.endswith('"payload":{"big":10000000000000000.0,"tiny":[0.0000001],"n":2.5}}')
     assert envelope.decode(text) == message
+
+
+def test_every_public_name_resolves() -> None:
+    import k8sq_render
+
+    for name in k8sq_render.__all__:
+        assert getattr(k8sq_render, name) is not None, name
