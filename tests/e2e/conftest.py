@@ -76,8 +76,11 @@ def namespace(admin_api: Any) -> Iterator[str]:
     core.create_namespace({"metadata": {"name": name, "labels": dict(PART_OF)}})
     try:
         # Pods are admitted only once the namespace's default ServiceAccount exists.
-        poll(lambda: _exists(lambda: core.read_namespaced_service_account("default", name)),
-             timeout=30, what=f"ServiceAccount default in namespace {name}")
+        poll(
+            lambda: _exists(lambda: core.read_namespaced_service_account("default", name)),
+            timeout=30,
+            what=f"ServiceAccount default in namespace {name}",
+        )
         yield name
     finally:
         core.delete_namespace(name, propagation_policy="Background")
@@ -118,10 +121,7 @@ def suspended_templates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("suspended")
     (root / "v1").mkdir()
     (root / "v1" / "job.yaml.j2").write_text(
-        '{% extends "builtin/v1/job.yaml.j2" %}\n'
-        "{% block job_spec_extra %}\n"
-        "  suspend: true\n"
-        "{% endblock %}\n",
+        '{% extends "builtin/v1/job.yaml.j2" %}\n{% block job_spec_extra %}\n  suspend: true\n{% endblock %}\n',
         encoding="utf-8",
     )
     return root

@@ -174,9 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer_fault(fault)
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
-        upstream = http.client.HTTPSConnection(
-            proxy.target_host, proxy.target_port, context=proxy.tls, timeout=330
-        )
+        upstream = http.client.HTTPSConnection(proxy.target_host, proxy.target_port, context=proxy.tls, timeout=330)
         try:
             upstream.request(self.command, self.path, body=body, headers=headers)
             response = upstream.getresponse()

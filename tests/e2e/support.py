@@ -45,9 +45,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
-def values(
-    namespace: str, queue: str, messages: Iterable[Mapping[str, Any]], **queue_options: Any
-) -> dict[str, Any]:
+def values(namespace: str, queue: str, messages: Iterable[Mapping[str, Any]], **queue_options: Any) -> dict[str, Any]:
     """Return a values document for the worker image in ``namespace`` (labelled, short TTL).
 
     ``queue_options`` are added to (or replace) the queue's fields.
@@ -72,9 +70,7 @@ def render(document: Mapping[str, Any], *, template_dirs: Iterable[Path] = ()) -
 def example(path: Path, namespace: str, **queue_options: Any) -> dict[str, Any]:
     """Read an example values file and point it at the worker image in ``namespace``."""
     document = _values.read_document(path)
-    document["queue"].update(
-        image=IMAGE, imagePullPolicy="Never", namespace=namespace, **queue_options
-    )
+    document["queue"].update(image=IMAGE, imagePullPolicy="Never", namespace=namespace, **queue_options)
     document["queue"].setdefault("labels", {}).update(PART_OF)
     return document
 
@@ -151,7 +147,7 @@ class Cluster:
         lines = []
         for pod in self.pods(job):
             log = self.log(pod["metadata"]["name"])
-            found = [line[len(WORKER_PREFIX):] for line in log.splitlines() if line.startswith(WORKER_PREFIX)]
+            found = [line[len(WORKER_PREFIX) :] for line in log.splitlines() if line.startswith(WORKER_PREFIX)]
             assert len(found) == 1, f"pod {pod['metadata']['name']}: expected one worker line, log was:\n{log}"
             lines.append(json.loads(found[0]))
         return lines
@@ -174,9 +170,7 @@ class Cluster:
         lines = [f"Job {job}: status {json.dumps(data.get('status') or {}, sort_keys=True)}"]
         for pod in self.pods(job):
             status = pod.get("status") or {}
-            containers = [
-                (s["name"], s.get("state")) for s in (status.get("containerStatuses") or ())
-            ]
+            containers = [(s["name"], s.get("state")) for s in (status.get("containerStatuses") or ())]
             lines.append(f"  pod {pod['metadata']['name']}: {status.get('phase')} {containers}")
         return "\n".join(lines)
 

@@ -82,6 +82,9 @@ def test_server_side_dry_run_accepts_every_job(
         # Strict field validation refuses unknown fields; this also proves none was dropped or changed.
         assert _missing(body, stored) == [], f"{values} ({manifest.name})"
         # A dry run stores nothing.
-        assert k8s.BatchV1Api(cluster.api).list_namespaced_job(
-            namespace, field_selector=f"metadata.name={manifest.name}"
-        ).items == []
+        assert (
+            k8s.BatchV1Api(cluster.api)
+            .list_namespaced_job(namespace, field_selector=f"metadata.name={manifest.name}")
+            .items
+            == []
+        )

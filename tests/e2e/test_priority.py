@@ -16,7 +16,8 @@ def test_a_message_priority_runs_its_pod_with_the_priority_class(
 ) -> None:
     queue = unique("prio")
     document = values(
-        cluster.namespace, queue,
+        cluster.namespace,
+        queue,
         [{"id": "urgent", "priority": "high", "payload": {"p": 1}}, {"id": "plain", "payload": {"p": 2}}],
         priorityClasses={"high": priority_class},
     )
@@ -41,7 +42,8 @@ def test_a_priority_class_missing_on_the_cluster_is_an_error_and_no_job_is_left(
     queue = unique("noprio")
     ghost = unique("k8sq-e2e-no-such-class")
     document = values(
-        cluster.namespace, queue,
+        cluster.namespace,
+        queue,
         # The first message's class exists: it must not be created either, the batch is refused whole.
         [{"id": "fine", "priority": "high", "payload": {}}, {"id": "doomed", "priority": "ghost", "payload": {}}],
         priorityClasses={"high": priority_class, "ghost": ghost},

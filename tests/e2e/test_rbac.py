@@ -71,8 +71,10 @@ def shipped_rbac(admin_api: Any, namespace: str) -> Iterator[str]:
             created.append(document)
         accounts = {
             s["name"]
-            for d in prepared if d["kind"] == "RoleBinding"
-            for s in d["subjects"] if s["kind"] == "ServiceAccount"
+            for d in prepared
+            if d["kind"] == "RoleBinding"
+            for s in d["subjects"]
+            if s["kind"] == "ServiceAccount"
         }
         assert len(accounts) == 1, f"{RBAC}: expected the Role bound to one ServiceAccount, found {accounts}"
         yield accounts.pop()
@@ -95,7 +97,8 @@ def test_the_shipped_role_lets_a_service_account_submit_query_retry_and_wait(
     api = token_client(kube_parts, _token(admin_api, cluster.namespace, shipped_rbac))
     queue = unique("rbac")
     document = values(
-        cluster.namespace, queue,
+        cluster.namespace,
+        queue,
         [{"id": "fine", "priority": "high", "payload": {}}, {"id": "flaky", "payload": {"fail_attempts": 1}}],
         priorityClasses={"high": priority_class},
     )
@@ -110,14 +113,16 @@ def test_the_shipped_role_lets_a_service_account_submit_query_retry_and_wait(
             assert wait_finished(client, cluster, flaky.name).state is JobState.FAILED
             assert (client.size(queue), client.size(queue, failed=True)) == (0, 1)
             assert {(i.message_id, i.state) for i in client.jobs(queue)} == {
-                ("fine", JobState.SUCCEEDED), ("flaky", JobState.FAILED)
+                ("fine", JobState.SUCCEEDED),
+                ("flaky", JobState.FAILED),
             }
 
             (retried,) = client.retry(queue)
             assert (retried.outcome, retried.attempt, retried.error) == ("retried", 2, None)
             assert wait_finished(client, cluster, str(retried.new_name)).state is JobState.SUCCEEDED
             assert {(i.message_id, i.attempt, i.state) for i in client.jobs(queue)} == {
-                ("fine", 1, JobState.SUCCEEDED), ("flaky", 2, JobState.SUCCEEDED)
+                ("fine", 1, JobState.SUCCEEDED),
+                ("flaky", 2, JobState.SUCCEEDED),
             }
             assert client.submit(document)[0].outcome == "existed"
     finally:
@@ -143,7 +148,9 @@ def test_a_service_account_without_the_binding_gets_a_clear_permission_error(
     queue = unique("denied")
     plain = values(cluster.namespace, queue, [{"id": "nope", "payload": {}}])
     with_priority = values(
-        cluster.namespace, queue, [{"id": "nope", "priority": "high", "payload": {}}],
+        cluster.namespace,
+        queue,
+        [{"id": "nope", "priority": "high", "payload": {}}],
         priorityClasses={"high": priority_class},
     )
     try:

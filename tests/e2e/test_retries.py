@@ -65,9 +65,10 @@ def test_a_create_whose_answer_is_lost_is_recognised_and_not_repeated(
     document = values(cluster.namespace, queue, [{"id": "once-only", "payload": {}}])
     # The server creates the Job, but the client is told 503: its retry meets 409.
     lost = [Fault(503, forward=True)]
-    with FaultProxy(kube_parts, lost, match=lambda method, path: method == "POST") as proxy, through(
-        proxy, cluster.namespace
-    ) as client:
+    with (
+        FaultProxy(kube_parts, lost, match=lambda method, path: method == "POST") as proxy,
+        through(proxy, cluster.namespace) as client,
+    ):
         (result,) = client.submit(document)
         posts = proxy.requests("POST", "/jobs")
         reads = proxy.requests("GET", f"/jobs/{result.name}")

@@ -6,11 +6,23 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 import k8sq_render
 from k8sq_render import JobState, _naming
 
-from .support import JOB_TIMEOUT, Cluster, job_envelope, poll, true_conditions, unique, values, wait_finished
+from .faultproxy import FaultProxy, proxied_api
+from .support import (
+    JOB_TIMEOUT,
+    Cluster,
+    KubeconfigParts,
+    job_envelope,
+    poll,
+    true_conditions,
+    unique,
+    values,
+    wait_finished,
+)
 
 #: Seconds the tests give the Job controller to do something it does at once.
 SOON = 30.0
@@ -22,11 +34,13 @@ def test_three_messages_run_to_completion_each_with_its_own_payload(
     queue = unique("three")
     payloads = [
         {"to": "ada@example.com", "n": 1},
-        {"text": "línea 1\nline 2: $(HOME) $$ \"quoted\" # not a comment", "list": [1, 2.5, None, True]},
+        {"text": 'línea 1\nline 2: $(HOME) $$ "quoted" # not a comment', "list": [1, 2.5, None, True]},
         {"nested": {"deep": {"deeper": ["x", {"y": "z"}]}}, "empty": {}},
     ]
     document = values(
-        cluster.namespace, queue, [{"id": f"m{i}", "payload": p} for i, p in enumerate(payloads)],
+        cluster.namespace,
+        queue,
+        [{"id": f"m{i}", "payload": p} for i, p in enumerate(payloads)],
     )
 
     results = client.submit(document)
@@ -57,7 +71,8 @@ def test_a_job_retrying_its_pod_is_active_until_the_failed_condition(
     def retrying() -> bool:
         job = cluster.get_job(result.name) or {}
         return (job.get("status") or {}).get("failed", 0) >= 1 and not true_conditions(job) & {
-            "Failed", "FailureTarget"
+            "Failed",
+            "FailureTarget",
         }
 
     poll(retrying, timeout=60, what=f"a failed pod of Job {result.name}\n{cluster.describe(result.name)}")
@@ -71,8 +86,11 @@ def test_a_job_retrying_its_pod_is_active_until_the_failed_condition(
     # Three pods (the first run and two retries), 10 s then 20 s apart.
     finished = wait_finished(client, cluster, result.name, timeout=JOB_TIMEOUT + 60)
     assert finished.state is JobState.FAILED
-    poll(lambda: "Failed" in true_conditions(cluster.get_job(result.name) or {}), timeout=SOON,
-         what=f"the Failed condition on {result.name}")
+    poll(
+        lambda: "Failed" in true_conditions(cluster.get_job(result.name) or {}),
+        timeout=SOON,
+        what=f"the Failed condition on {result.name}",
+    )
     assert client.size(queue, failed=True) == 1
     assert client.size(queue) == 0
     assert len(cluster.pods(result.name)) == 3
@@ -90,7 +108,11 @@ def test_retry_runs_the_same_message_again_as_attempt_two(client: k8sq_render.Cl
     (result,) = client.retry(queue)
 
     assert (result.name, result.outcome, result.attempt, result.message_id, result.error) == (
-        first.name, "retried", 2, "flaky-1", None
+        first.name,
+        "retried",
+        2,
+        "flaky-1",
+        None,
     )
     assert result.new_name == _naming.job_name(queue, "flaky-1", 2)
     cluster.wait_gone(first.name)
@@ -100,9 +122,11 @@ def test_retry_runs_the_same_message_again_as_attempt_two(client: k8sq_render.Cl
     assert new["metadata"]["annotations"][_naming.MESSAGE_ID_ANNOTATION] == "flaky-1"
     before, after = job_envelope(old), job_envelope(new)
     assert (before.attempt, after.attempt) == (1, 2)
-    assert (after.id, after.queue, after.timestamp, after.payload) == (
-        before.id, before.queue, before.timestamp, before.payload
-    ) == ("flaky-1", queue, 1733232000, message["payload"])
+    assert (
+        (after.id, after.queue, after.timestamp, after.payload)
+        == (before.id, before.queue, before.timestamp, before.payload)
+        == ("flaky-1", queue, 1733232000, message["payload"])
+    )
     # The rest of the pod spec is the failed Job's own.
     old_worker, new_worker = (j["spec"]["template"]["spec"]["containers"][0] for j in (old, new))
     assert {k: v for k, v in new_worker.items() if k != "env"} == {k: v for k, v in old_worker.items() if k != "env"}
@@ -156,10 +180,8 @@ def test_wait_reports_a_job_deleted_while_it_waits(
 
 
 def test_lists_follow_every_page(
-    kube_parts, cluster: Cluster, namespace: str, suspended_templates: Path
+    kube_parts: KubeconfigParts, cluster: Cluster, namespace: str, suspended_templates: Path
 ) -> None:
-    from .faultproxy import FaultProxy, proxied_api
-
     queue = unique("pages")
     messages = [{"id": f"p{i:02d}", "payload": {"i": i}} for i in range(12)]
     with FaultProxy(kube_parts) as proxy:
@@ -194,8 +216,6 @@ def test_submitting_the_same_message_twice_makes_one_job(
     assert first.name == second.name
 
     # A values file submitted twice: the same, its message id being derived from the content.
-    import yaml
-
     path = tmp_path / "values.yaml"
     path.write_text(yaml.safe_dump(values(cluster.namespace, queue, [{"payload": {"from": "file"}}])))
     (from_file,) = client.submit(path)
