@@ -256,7 +256,12 @@ def _wait(args: argparse.Namespace, out: TextIO) -> int:
         print(f"error: job.batch/{args.name} still active after {args.timeout:g}s", file=sys.stderr)
         return 1
     if result.state is JobState.GONE:
-        print(f"error: job.batch/{args.name} was deleted before it finished", file=sys.stderr)
+        why = (
+            "was deleted before it finished"
+            if result.deleted
+            else "is not on the cluster (reaped by its TTL, or never created)"
+        )
+        print(f"error: job.batch/{args.name} {why}", file=sys.stderr)
         return 1
     deleted = " (then deleted)" if result.deleted else ""
     out.write(f"job.batch/{args.name} {result.state.value}{deleted}\n")

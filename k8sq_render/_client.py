@@ -165,13 +165,15 @@ class Client:
         A timeout is not an error: the result then has ``state`` active and
         ``timed_out=True``. A Job deleted while waiting (e.g. by its TTL) gives
         ``deleted=True`` with the last state seen, or ``gone`` if never seen finished.
+        A Job not on the cluster when the wait begins (already reaped by its TTL, or
+        never created: the API cannot tell the two apart) gives ``gone`` with
+        ``deleted=False``.
 
         Args:
             name: The Job's name.
             timeout: Seconds to wait. Default ``None``: no limit.
 
         Raises:
-            NotFound: there is no such Job when the wait starts.
             ApiError, ClusterUnreachable: the API failed.
         """
         return _query.wait(self._kube, self.namespace, name, timeout=timeout)

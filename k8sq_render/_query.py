@@ -36,7 +36,8 @@ class JobState(StrEnum):
     ACTIVE = "active"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    #: Deleted before it was ever seen finished (``wait`` only).
+    #: Not on the cluster any more and never seen finished (``wait`` only): deleted before
+    #: it finished, or already reaped by its TTL (or never created) when the wait began.
     GONE = "gone"
 
 
@@ -376,18 +377,10 @@ def wait(
             seen, last = True, items[0]
             if job_state(items[0]) is not JobState.ACTIVE:
                 return result(job_state(items[0]))
-        elif seen:
-            return result(JobState.GONE, deleted=True)
         else:
-            raise NotFound(
-                verb="get",
-                resource="jobs",
-                status=404,
-                reason="NotFound",
-                name=name,
-                namespace=namespace,
-                message=f'jobs.batch "{name}" not found',
-            )
+            # Seen and then deleted, or not there at all: a Job reaped by its TTL looks
+            # exactly like one never created, so neither is an exception.
+            return result(JobState.GONE, deleted=seen)
         version = str((page.get("metadata") or {}).get("resourceVersion") or "")
         while True:
             remaining = None if end is None else end - now()

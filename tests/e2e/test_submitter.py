@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import pytest
 import yaml
 
 import k8sq_render
@@ -152,9 +151,10 @@ def test_a_finished_job_deleted_by_its_ttl_is_counted_nowhere(client: k8sq_rende
     assert client.size(queue) == 0
     assert client.size(queue, failed=True) == 0
     assert client.jobs(queue) == []
-    # Waiting for a Job that is gone already cannot tell a reaped Job from a wrong name.
-    with pytest.raises(k8sq_render.errors.NotFound, match=result.name):
-        client.wait(result.name, timeout=5)
+    # Waiting for a Job its TTL reaped already is a result, not an exception (the API
+    # cannot tell a reaped Job from a wrong name, so deleted stays False).
+    late = client.wait(result.name, timeout=5)
+    assert (late.state, late.deleted, late.timed_out) == (JobState.GONE, False, False)
 
 
 def test_wait_reports_a_job_deleted_while_it_waits(

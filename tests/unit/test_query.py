@@ -11,7 +11,7 @@ import pytest
 
 from k8sq_render import JobState, _naming, envelope
 from k8sq_render._query import next_attempt, read_message
-from k8sq_render.errors import EnvelopeMissingError, Gone, NotFound
+from k8sq_render.errors import EnvelopeMissingError, Gone
 
 from .kubefake import FakeClock, FakeCluster, condition, connect, values
 
@@ -350,6 +350,7 @@ def test_a_watch_that_keeps_ending_at_once_backs_off(fake: FakeCluster) -> None:
     assert clock.sleeps == [0.25, 0.5, 1.0]
 
 
-def test_wait_for_an_unknown_job_is_not_found(fake: FakeCluster) -> None:
-    with connect(fake) as client, pytest.raises(NotFound, match="get jobs/nope in namespace default: 404 NotFound"):
-        client.wait("nope")
+def test_wait_for_a_job_already_gone_is_a_result_not_an_error(fake: FakeCluster) -> None:
+    with connect(fake) as client:
+        result = client.wait("nope")
+    assert (result.state, result.deleted, result.timed_out) == (JobState.GONE, False, False)

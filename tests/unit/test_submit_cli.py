@@ -133,7 +133,7 @@ def test_wait_times_out_with_exit_1(fake, kubeconfig, values_path, capsys) -> No
 def test_a_missing_job_or_kubeconfig_is_one_error_line(fake, kubeconfig, tmp_path, capsys) -> None:
     assert main(["wait", "nope", "--kubeconfig", kubeconfig]) == 1
     assert capsys.readouterr().err == (
-        'error: get jobs/nope in namespace mail: 404 NotFound: jobs.batch "nope" not found\n'
+        "error: job.batch/nope is not on the cluster (reaped by its TTL, or never created)\n"
     )
     assert main(["size", "--queue", "q", "--kubeconfig", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err
