@@ -141,12 +141,12 @@ def _render(args: argparse.Namespace, out: TextIO) -> int:
         for manifest in manifests:
             out.write(f"---\n{manifest.text}")
         return 0
-    count, changes = _output.sync(args.output, manifests, kustomize=args.kustomize, check=args.check)
+    count, changed, drift = _output.sync(args.output, manifests, kustomize=args.kustomize, check=args.check)
     if args.check:
-        for item in changes:
+        for item in drift:
             print(item, file=sys.stderr)
-        return 1 if changes else 0
-    print(f"{args.output}: {count} files, {len(changes)} changed", file=sys.stderr)
+        return 1 if drift else 0
+    print(f"{args.output}: {count} files, {changed} changed", file=sys.stderr)
     return 0
 
 

@@ -76,51 +76,62 @@ def _owned(directory: Path) -> set[str]:
 
 def sync(
     directory: str | os.PathLike[str], manifests: Iterable[Manifest], *, kustomize: bool = False, check: bool = False
-) -> tuple[int, list[Drift]]:
-    """Make ``directory`` hold exactly the files of ``manifests``; return (file count, changes).
+) -> tuple[int, int, list[Drift]]:
+    """Make ``directory`` hold exactly the files of ``manifests``.
 
     Manifests are taken one at a time (any number, flat memory). Changed files go to a
-    staging directory first; only when every manifest has rendered are they moved in,
-    and stale files of ours removed. With ``check``, nothing is written.
+    staging directory first; only when every manifest has rendered are they moved in
+    (a new directory is moved in whole, with one rename), and stale files of ours
+    removed. With ``check``, nothing is written.
+
+    Returns:
+        The number of files, the number that changed, and (with ``check``) the changes.
 
     Raises:
         OutputError: the directory cannot be created or written.
         K8sqError: whatever rendering raises; the directory is then left as it was.
     """
-    target = Path(directory)
-    if target.exists() and not target.is_dir():
-        raise OutputError(path=str(target), message="exists and is not a directory")
-    owned = _owned(target)
-    staging: Path | None = None
+    target = os.fspath(directory)
+    fresh = not os.path.lexists(target)
+    if not fresh and not os.path.isdir(target):
+        raise OutputError(path=target, message="exists and is not a directory")
+    owned = set() if fresh else _owned(Path(target))
+    staging: str | None = None
     changes: list[tuple[str, str]] = []  # (file name, change): small, since there may be very many
     names: list[str] = []
     try:
         if not check:
-            staging = _staging(target)
+            staging = _staging(Path(target))
         for name, content in _contents(manifests, names, kustomize):
-            path = target / name
-            if not path.is_file():
+            path = os.path.join(target, name)
+            if fresh or not os.path.isfile(path):
                 change = "missing"
-            elif path.read_bytes() != content:
-                change = "differs"
             else:
-                continue
+                with open(path, "rb") as handle:
+                    if handle.read() == content:
+                        continue
+                change = "differs"
             changes.append((name, change))
             if staging is not None:
-                _write(staging / name, content)
+                _write(os.path.join(staging, name), content)
         changes += [(name, "stale") for name in sorted(owned - set(names))]
         if staging is not None:
-            for name, change in changes:
-                if change == "stale":
-                    os.unlink(target / name)
-                else:
-                    os.replace(staging / name, target / name)
+            if fresh:
+                os.rename(staging, target)
+                staging = None
+            else:
+                for name, change in changes:
+                    if change == "stale":
+                        os.unlink(os.path.join(target, name))
+                    else:
+                        os.replace(os.path.join(staging, name), os.path.join(target, name))
     except OSError as exc:
-        raise OutputError(path=str(target), message=f"cannot write: {exc.strerror}") from None
+        raise OutputError(path=target, message=f"cannot write: {exc.strerror}") from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    return len(names), [Drift(str(target / name), change) for name, change in changes]
+    drift = [Drift(os.path.join(target, name), change) for name, change in changes] if check else []
+    return len(names), len(changes), drift
 
 
 def _contents(manifests: Iterable[Manifest], names: list[str], kustomize: bool) -> Iterator[tuple[str, bytes]]:
@@ -134,14 +145,17 @@ def _contents(manifests: Iterable[Manifest], names: list[str], kustomize: bool) 
         yield KUSTOMIZATION, text.encode("utf-8")
 
 
-def _staging(target: Path) -> Path:
+def _staging(target: Path) -> str:
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.k8sq-", dir=target.parent))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkdtemp(prefix=f".{target.name}.k8sq-", dir=target.parent)
     except OSError as exc:
         raise OutputError(path=str(target), message=f"cannot create the output directory: {exc.strerror}") from None
 
 
-def _write(path: Path, content: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(content)
+def _write(path: str, content: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        os.write(descriptor, content)
+    finally:
+        os.close(descriptor)

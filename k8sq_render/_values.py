@@ -145,15 +145,16 @@ class ValuesFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.source = str(path)
-        self._text = _read_text(path)
+        self._path = path
         # When version and queue come before the messages (the usual order), the
         # messages are checked during this first read instead of in a second one.
         self._early: tuple[_MessageCheck, list[Problem]] | None = None
         if self.source.endswith(".json"):
-            self._document = parse(self._text, source=self.source, as_json=True)
+            self._document = parse(_read_text(path), source=self.source, as_json=True)
         else:
             self._document = _parse_yaml(
-                self.source, lambda: _yaml.load_without(self._text, "messages", on_items=self._check_early)
+                self.source,
+                lambda: _with_file(path, lambda f: _yaml.load_without(f, "messages", on_items=self._check_early)),
             )
         self._header = _header(self._document, self.source)
         self._checked: _MessageCheck | None = None
@@ -169,9 +170,22 @@ class ValuesFile:
     def _raw_messages(self) -> Iterator[tuple[str, Any]]:
         listed = self._document.get("messages")
         if isinstance(listed, _yaml.SequenceSkipped):
-            items = _parse_yaml(self.source, lambda: _yaml.iter_items(self._text, "messages"))
-            return ((f"/messages/{i}", item) for i, item in enumerate(items))
+            return self._stream()
         return _messages(self._document)
+
+    def _stream(self) -> Iterator[tuple[str, Any]]:
+        # The file is read again, as bytes (libyaml decodes it), so its text is never all in memory.
+        try:
+            with open(self._path, "rb") as handle:
+                items = _yaml.iter_items(handle, "messages")
+                for index, item in enumerate(_parse_yaml(self.source, lambda: items)):
+                    yield f"/messages/{index}", item
+        except _yaml.YamlError as exc:
+            raise ValuesError(
+                problems=[Problem("", f"invalid YAML: {exc.message}", file=self.source, line=exc.line)]
+            ) from None
+        except OSError as exc:
+            raise ValuesError(problems=[Problem("", f"cannot read: {exc.strerror}", file=self.source)]) from None
 
     def check(self) -> list[Problem]:
         """Return every problem of the file."""
@@ -220,6 +234,18 @@ def open_values(path: str | os.PathLike[str]) -> ValuesFile:
         UnknownVersionError: its version is unknown.
     """
     return ValuesFile(path)
+
+
+def _with_file(path: str | os.PathLike[str], read: Callable[[Any], Any]) -> Any:
+    """Call ``read`` with the file opened as bytes (clear errors for missing or unreadable files)."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            return read(handle)
+    except FileNotFoundError:
+        raise ValuesError(problems=[Problem("", "file not found", file=name)]) from None
+    except OSError as exc:
+        raise ValuesError(problems=[Problem("", f"cannot read: {exc.strerror}", file=name)]) from None
 
 
 def _read_text(path: str | os.PathLike[str]) -> str:

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring as _json_string
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -143,20 +143,25 @@ class _Reader:
     There is no node graph, so memory stays proportional to the data kept.
     """
 
-    def __init__(self, text: str) -> None:
-        self.parser = _Parser(text)
+    def __init__(self, source: str | IO[bytes]) -> None:
+        self.parser = _Parser(source)
         self.anchors: dict[str, Any] = {}
         self.building: set[str] = set()  # anchors whose collections are not finished yet
 
     def next(self) -> Any:
         try:
             return self.parser.get_event()
+        except yaml.reader.ReaderError as exc:
+            what = "not UTF-8 text" if "utf" in str(exc.reason).lower() else "unacceptable character"
+            raise YamlError(f"{what} ({exc.reason} at byte {exc.position})") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
             raise YamlError(message or "invalid YAML", mark.line + 1 if mark else None) from None
         except yaml.YAMLError as exc:
             raise YamlError(str(exc).strip().splitlines()[0]) from None
+        except UnicodeDecodeError as exc:  # the pure-Python reader decodes in Python
+            raise YamlError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
     def value(self, event: Any) -> Any:
         """Build the value that starts with ``event``."""
@@ -266,7 +271,10 @@ class SequenceSkipped:
 
 
 def load_without(
-    text: str, key: str, *, on_items: Callable[[dict[str, Any]], Callable[[int, Any], None] | None] | None = None
+    text: str | IO[bytes],
+    key: str,
+    *,
+    on_items: Callable[[dict[str, Any]], Callable[[int, Any], None] | None] | None = None,
 ) -> Any:
     """Load a document whose top-level ``key`` holds a long sequence, leaving that sequence out.
 
@@ -300,7 +308,7 @@ def load_without(
     return result
 
 
-def iter_items(text: str, key: str) -> Iterator[Any]:
+def iter_items(text: str | IO[bytes], key: str) -> Iterator[Any]:
     """Yield the items of the sequence under top-level ``key`` one by one (see :func:`load_without`).
 
     Call it only on text :func:`load_without` has read without error.
