@@ -75,6 +75,7 @@ class JobPlan:
     args: list[str] | None
     source: str | None
     gitops: GitOps | None = None
+    queue_key: str = ""  # identifies everything in the context that is the queue's, not the message's
 
     @property
     def where(self) -> str:
@@ -170,6 +171,9 @@ class Planner:
         self.command = [k8s_literal(part) for part in queue["command"]] if "command" in queue else None
         self.args = [k8s_literal(part) for part in queue["args"]] if "args" in queue else None
         self.classes = queue.get("priorityClasses", {})
+        self.key = repr(
+            (values.version, queue, self.labels, self.pod_annotations, self.command, self.args, self.user_env)
+        )
 
     def plan(self, spec: _values.MessageSpec) -> JobPlan:
         """Plan the Job of one message."""
@@ -205,6 +209,7 @@ class Planner:
             args=self.args,
             source=self.values.source,
             gitops=self.gitops,
+            queue_key=self.key,
         )
 
 
@@ -224,7 +229,9 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
         MessageTooLargeError: the Job is too large to store.
     """
     filename = str(template.filename)
-    filled = _render_fast(template, job.context()) if _traceable(template) else None
+    filled = None
+    if _traceable(template):
+        filled = _render_once(template, job) or _render_fast(template, job.context())
     if filled is not None:
         obj: Any = filled.obj
     else:
@@ -301,17 +308,119 @@ def _traceable(template: jinja2.Template) -> bool:
     return _TRACEABLE[template]
 
 
+_Baked = tuple["_Skeleton", list[_templates.Slot]]
+_ONCE: weakref.WeakKeyDictionary[jinja2.Template, dict[tuple[str, tuple[str, ...]], _Baked | None]]
+_ONCE = weakref.WeakKeyDictionary()
+_RENDERS_ONCE: weakref.WeakKeyDictionary[jinja2.Template, bool] = weakref.WeakKeyDictionary()
+
+
+def _render_once(template: jinja2.Template, job: JobPlan) -> _Filled | None:
+    """Fill this message's values into its queue's rendered skeleton, rendering it only once.
+
+    ``None`` when the template does not allow it (see :func:`_templates.renders_once`)
+    or something about this message is unusual; the caller then renders it.
+    """
+    if template not in _RENDERS_ONCE:
+        _RENDERS_ONCE[template] = _templates.renders_once(template)
+    if not _RENDERS_ONCE[template] or not job.queue_key:
+        return None
+    context = job.context()
+    slots, shape = _slot_context(context)
+    cache = _ONCE.setdefault(template, {})
+    key = (job.queue_key, shape)
+    if key not in cache:
+        if len(cache) >= _MAX_SKELETONS:
+            cache.clear()
+        try:
+            text, recorded = _templates.render_traced(template, slots)
+        except Exception:  # noqa: BLE001 - the message's own render will raise what is wrong
+            cache[key] = None
+        else:
+            skeleton = _skeleton_of(text)
+            cache[key] = None if skeleton is None else _bake(skeleton, recorded)
+    entry = cache[key]
+    if entry is None:
+        return None
+    skeleton, pending = entry
+    env = template.environment
+    values = []
+    for slot in pending:
+        value = slot.resolve(env, context)
+        if isinstance(value, jinja2.Undefined) or not _templates.plain(value):
+            return None
+        values.append(value)
+    return _filled(skeleton, values)
+
+
+def _bake(skeleton: _Skeleton, recorded: list[Any]) -> _Baked:
+    """Write the queue's own values into the skeleton once; leave gaps only for the message's."""
+    slots: list[_templates.Slot] = []
+    renumbered: dict[int, int] = {}
+
+    def gap(index: int) -> int:
+        if index not in renumbered:
+            renumbered[index] = len(slots)
+            slots.append(recorded[index])
+        return renumbered[index]
+
+    chunks, gaps = [skeleton.chunks[0]], []
+    for index, chunk in zip(skeleton.slots, skeleton.chunks[1:], strict=True):
+        if isinstance(recorded[index], _templates.Slot):
+            gaps.append(gap(index))
+            chunks.append(chunk)
+        else:
+            chunks[-1] += _JSON.encode(recorded[index]) + chunk
+    plan: _yaml.DumpPlan | None = None
+    if skeleton.dump is not None:
+        plan = []
+        for part in skeleton.dump:
+            if not isinstance(part, str) and isinstance(recorded[part[0]], _templates.Slot):
+                plan.append((gap(part[0]), *part[1:]))
+                continue
+            text = part if isinstance(part, str) else _yaml.run_dump([part], recorded)
+            if plan and isinstance(plan[-1], str):
+                plan[-1] += text
+            else:
+                plan.append(text)
+    return _Skeleton(chunks=chunks, slots=gaps, dump=plan), slots
+
+
+def _slot_context(context: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The context with a :class:`_templates.Slot` for each value of the message, and which are none."""
+    message = {
+        key: None if value is None else _templates.Slot(((False, "message"), (True, key)))
+        for key, value in context["message"].items()
+    }
+    job = dict(context["job"])
+    for key in _templates.PER_MESSAGE_JOB:
+        job[key] = None if job[key] is None else _templates.Slot(((False, "job"), (True, key)))
+    shape = tuple(sorted(k for k, v in message.items() if v is None)) + tuple(
+        sorted("job." + k for k in _templates.PER_MESSAGE_JOB if job[k] is None)
+    )
+    return {**context, "message": message, "job": job}, shape
+
+
 def _render_fast(template: jinja2.Template, context: dict[str, Any]) -> _Filled | None:
     """Render one message through its queue's skeleton; ``None`` when the fast path does not apply."""
     text, values = _templates.render_traced(template, context)
-    if text in _SKELETONS:
-        skeleton = _SKELETONS[text]
-    else:
+    return _fill(text, values)
+
+
+def _fill(text: str, values: list[Any]) -> _Filled | None:
+    """Parse the skeleton ``text`` (once) and fill in ``values``."""
+    skeleton = _skeleton_of(text)
+    return None if skeleton is None else _filled(skeleton, values)
+
+
+def _skeleton_of(text: str) -> _Skeleton | None:
+    if text not in _SKELETONS:
         if len(_SKELETONS) >= _MAX_SKELETONS:
             _SKELETONS.clear()
-        skeleton = _SKELETONS[text] = _skeleton(text)
-    if skeleton is None:
-        return None
+        _SKELETONS[text] = _skeleton(text)
+    return _SKELETONS[text]
+
+
+def _filled(skeleton: _Skeleton, values: list[Any]) -> _Filled:
     encode = _JSON.encode
     pieces = [skeleton.chunks[0]]
     for index, chunk in zip(skeleton.slots, skeleton.chunks[1:], strict=True):

@@ -84,22 +84,22 @@ def _finalize(value: Any) -> markupsafe.Markup:
     if isinstance(value, jinja2.Undefined):
         value._fail_with_undefined_error()  # raises UndefinedError (or SecurityError in the sandbox)
     trace = _TRACE.get()
-    if trace is not None and _plain(value):
+    if trace is not None and (isinstance(value, Slot) or plain(value)):
         trace.append(value)
         return markupsafe.Markup('"' + placeholder(len(trace) - 1) + '"')
     return markupsafe.Markup(_yaml.flow(value))
 
 
-def _plain(value: Any) -> bool:
+def plain(value: Any) -> bool:
     """True for JSON data whose flow text parses back to exactly itself (str keys, finite floats)."""
     if isinstance(value, (str, int, bool)) or value is None:
         return True
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and plain(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return all(_plain(item) for item in value)
+        return all(plain(item) for item in value)
     return False
 
 
@@ -154,6 +154,29 @@ _CAPTURING = (
 )
 
 
+def _trees(template: jinja2.Template) -> list[jinja2.nodes.Template] | None:
+    """The syntax trees of ``template`` and every template it extends or includes.
+
+    ``None`` when one of those is named by an expression (not known before rendering).
+    """
+    env = template.environment
+    pending, seen, trees = [template.name or ""], set(), []
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        tree = env.parse(source)
+        trees.append(tree)
+        for node in tree.find_all((jinja2.nodes.Extends, jinja2.nodes.Include)):
+            target = getattr(node, "template", None)
+            if not isinstance(target, jinja2.nodes.Const):
+                return None
+            pending.append(str(target.value))
+    return trees
+
+
 def traceable(template: jinja2.Template) -> bool:
     """True when tracing ``template`` gives exactly the text a plain render gives.
 
@@ -163,22 +186,12 @@ def traceable(template: jinja2.Template) -> bool:
     it would see placeholders instead of values. Such templates, and any template they
     extend or include, are rendered without tracing.
     """
-    env = template.environment
-    pending, seen = [template.name or ""], set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
-        tree = env.parse(source)
+    trees = _trees(template)
+    if trees is None:
+        return False
+    for tree in trees:
         if any(True for _ in tree.find_all(_CAPTURING)):
             return False
-        for node in tree.find_all((jinja2.nodes.Extends, jinja2.nodes.Include)):
-            target = getattr(node, "template", None)
-            if not isinstance(target, jinja2.nodes.Const):
-                return False
-            pending.append(str(target.value))
         direct = {id(out) for output in tree.find_all(jinja2.nodes.Output) for out in output.nodes}
         for call in tree.find_all(jinja2.nodes.Call):
             func = call.node
@@ -190,6 +203,92 @@ def traceable(template: jinja2.Template) -> bool:
             if captured and id(call) not in direct:
                 return False
     return True
+
+
+#: Context entries that differ from message to message (the rest is the queue's).
+PER_MESSAGE_JOB = frozenset({"name", "annotations", "priorityClassName", "env"})
+_NONE_TESTS = frozenset({"defined", "undefined", "none"})
+
+
+def renders_once(template: jinja2.Template) -> bool:
+    """True when ``template`` can be rendered once per queue, not once per message.
+
+    That holds when, besides being :func:`traceable`, it uses a message's values
+    (``message``, ``job.name``, ``job.annotations``, ``job.priorityClassName``,
+    ``job.env``) only by writing them out whole (``{{ message.payload.user }}``) or by
+    asking whether a top-level one is defined or none. Its output for any message is
+    then the queue's skeleton with that message's values in place, so the skeleton is
+    rendered once (see :class:`Slot`). Any other use (a filter, a comparison, a loop, an
+    ``if`` on the value) makes the template render message by message.
+    """
+    trees = _trees(template)
+    if trees is None or not traceable(template):
+        return False
+    for tree in trees:
+        parents = {id(child): node for node in tree.find_all(jinja2.nodes.Node) for child in node.iter_child_nodes()}
+        for name in tree.find_all(jinja2.nodes.Name):
+            if name.name not in ("message", "job"):
+                continue
+            if name.ctx != "load":
+                return False
+            top: jinja2.nodes.Node = name
+            depth = 0
+            while True:
+                parent = parents.get(id(top))
+                if isinstance(parent, jinja2.nodes.Getattr) or (
+                    isinstance(parent, jinja2.nodes.Getitem)
+                    and parent.node is top
+                    and isinstance(parent.arg, jinja2.nodes.Const)
+                ):
+                    top, depth = parent, depth + 1
+                    continue
+                break
+            if name.name == "message" and depth == 0:
+                return False  # the whole message, a mapping of slots, cannot be written as one
+            if name.name == "job":
+                first = parents.get(id(name))
+                if not isinstance(first, jinja2.nodes.Getattr):
+                    return False
+                if first.attr not in PER_MESSAGE_JOB:
+                    continue
+            user = parents.get(id(top))
+            written = isinstance(user, jinja2.nodes.Output) and any(node is top for node in user.nodes)
+            tested = (
+                isinstance(user, jinja2.nodes.Test) and user.node is top and user.name in _NONE_TESTS and depth == 1
+            )
+            if not (written or tested):
+                return False
+    return True
+
+
+class Slot:
+    """Stands for one message's value while a queue's skeleton is rendered.
+
+    It records how the template reached it (attribute and item steps from ``message``
+    or ``job``); :meth:`resolve` takes the same steps in a real message's context.
+    """
+
+    __slots__ = ("steps",)
+
+    def __init__(self, steps: tuple[tuple[bool, Any], ...]) -> None:
+        self.steps = steps
+
+    def __getattr__(self, name: str) -> Slot:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Slot((*self.steps, (True, name)))
+
+    def __getitem__(self, key: Any) -> Slot:
+        return Slot((*self.steps, (False, key)))
+
+    def resolve(self, env: jinja2.Environment, context: dict[str, Any]) -> Any:
+        """Return the value these steps reach in ``context`` (Undefined when they reach nothing)."""
+        value: Any = context
+        for is_attribute, key in self.steps:
+            value = env.getattr(value, key) if is_attribute else env.getitem(value, key)
+            if isinstance(value, jinja2.Undefined):
+                break
+        return value
 
 
 def render_traced(template: jinja2.Template, context: dict[str, Any]) -> tuple[str, list[Any]]:

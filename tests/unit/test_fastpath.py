@@ -19,6 +19,7 @@ OVERRIDES = sorted(p for p in (EXAMPLES / "overrides").iterdir() if p.is_dir())
 
 def both_ways(monkeypatch, *args, **kwargs) -> tuple[list, list]:
     _render._SKELETONS.clear()
+    _render._ONCE.clear()
     fast = render(*args, **kwargs)
     with monkeypatch.context() as patch:
         patch.setattr(_render, "_traceable", lambda template: False)
@@ -167,3 +168,57 @@ def test_a_float_is_not_an_integer(values_file) -> None:
     assert [f"{p.path}: {p.message}" for p in caught.value.problems] == [
         "/queue/backoffLimit: expected integer, got a number"
     ]
+
+
+def test_a_queue_is_rendered_once_not_once_per_message(monkeypatch) -> None:
+    _render._ONCE.clear()
+    calls = []
+    original = _templates.render_traced
+    monkeypatch.setattr(_templates, "render_traced", lambda t, c: calls.append(1) or original(t, c))
+    manifests = render(EXAMPLES / "many-messages.yaml")
+    assert len(manifests) == 24
+    assert len(calls) == 2  # ids given or derived: timestamp present or none, two shapes
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ("  completions: {{ message.payload.n }}\n", True),
+        ("{% if message.timestamp is none %}  completions: 1\n{% endif %}", True),
+        ("  completions: {{ message.payload.n | int }}\n", False),
+        ("{% if message.payload.n is defined %}  completions: 1\n{% endif %}", False),
+        ("{% if message.priority == 'high' %}  completions: 1\n{% endif %}", False),
+        ("{% if message.payload %}  completions: 1\n{% endif %}", False),
+        ("{% for e in job.env %}{% endfor %}", False),
+        ("  x: {{ message }}\n", False),
+        ("  x: {{ job.labels }}\n", True),
+        ("  x: {{ [job.name] }}\n", False),
+        ("  x: {{ job.name ~ '-x' }}\n", False),
+    ],
+)
+def test_which_templates_render_once_per_queue(tmp_path: Path, block: str, expected: bool) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "job.yaml.j2").write_text(
+        '{% extends "builtin/v1/job.yaml.j2" %}{% block job_spec_extra %}' + block + "{% endblock %}"
+    )
+    assert _templates.renders_once(_templates.job_template("v1", [tmp_path])) is expected
+
+
+def test_once_per_queue_with_message_fields_matches_and_fails_like_the_plain_path(
+    monkeypatch, tmp_path: Path, values_file
+) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "job.yaml.j2").write_text(
+        '{% extends "builtin/v1/job.yaml.j2" %}{% block pod_metadata %}{{ super() }}'
+        '      annotations: {"user": {{ message.payload.user }}, "n": {{ message.payload[\'n\'] }}}\n'
+        "{% endblock %}"
+    )
+    text = "version: v1\nqueue: {name: q, image: i}\nmessages:\n" + "".join(
+        f"  - {{id: m{i}, payload: {{user: u{i}, n: '{i}'}}}}\n" for i in range(6)
+    )
+    fast, slow = both_ways(monkeypatch, values_file(text), template_dirs=[tmp_path])
+    same(fast, slow)
+    assert fast[4].obj["spec"]["template"]["metadata"]["annotations"] == {"user": "u4", "n": "4"}
+    broken = values_file(text.replace("user: u5, ", ""), "broken.yaml")
+    with pytest.raises(errors.TemplateError, match="UndefinedError: 'dict object' has no attribute 'user'"):
+        render(broken, template_dirs=[tmp_path])
