@@ -333,7 +333,7 @@ def _render_once(template: jinja2.Template, job: JobPlan) -> _Filled | None:
             cache.clear()
         try:
             text, recorded = _templates.render_traced(template, slots)
-        except Exception:  # noqa: BLE001 - the message's own render will raise what is wrong
+        except Exception:
             cache[key] = None
         else:
             skeleton = _skeleton_of(text)
