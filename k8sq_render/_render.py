@@ -245,7 +245,7 @@ def render_plan(job: JobPlan, template: jinja2.Template) -> Manifest:
             ) from None
     if not isinstance(obj, dict):
         raise ManifestError(template=filename, message="must render one YAML mapping (a Job)", source=job.where)
-    problems = _schema.check_job(obj) or _plan_kept(job, obj)
+    problems = _schema.check_job(obj, filled.json if filled is not None else None) or _plan_kept(job, obj)
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -414,33 +414,51 @@ def _located(problem: Problem, source: str | None) -> Problem:
 
 def _scan(document: Any, prefix: str) -> Iterator[Problem]:
     """Walk every value: scalars to quote, numbers JSON cannot carry, broken Unicode."""
-    budget = [MAX_VALUES]
-    stack: list[tuple[str, Any]] = [(prefix, document)]
+    budget = MAX_VALUES
+    # Entries are (parent entry, key, value): a value's path is only spelled out when it has a problem.
+    root: tuple[Any, Any, Any] = (None, None, document)
+    stack = [root]
+
+    def path(entry: tuple[Any, Any, Any]) -> str:
+        keys = []
+        while entry[0] is not None:
+            keys.append(entry[1])
+            entry = entry[0]
+        return prefix + _schema.pointer(reversed(keys))
+
     while stack:
-        path, value = stack.pop()
-        budget[0] -= 1
-        if budget[0] < 0:
+        entry = stack.pop()
+        value = entry[2]
+        budget -= 1
+        if budget < 0:
             yield Problem(prefix, TOO_MANY_VALUES)
             return
-        if isinstance(value, _yaml.Ambiguous):
-            yield Problem(
-                path,
-                f"plain value {value} is read differently by YAML 1.1 and YAML 1.2 "
-                f"(as a boolean, an octal or hex number, ...); write it in quotes: {json.dumps(str(value))}",
-                line=value.line,
-            )
-        elif isinstance(value, str):
-            if any("\ud800" <= ch <= "\udfff" for ch in value):
-                yield Problem(path, "contains an unpaired UTF-16 surrogate, which is not valid Unicode")
-        elif isinstance(value, float) and not math.isfinite(value):
-            yield Problem(path, f"{value} is not a finite number")
+        if isinstance(value, str):
+            if isinstance(value, _yaml.Ambiguous):
+                yield Problem(
+                    path(entry),
+                    f"plain value {value} is read differently by YAML 1.1 and YAML 1.2 "
+                    f"(as a boolean, an octal or hex number, ...); write it in quotes: {json.dumps(str(value))}",
+                    line=value.line,
+                )
+            elif not _utf8(value):
+                yield Problem(path(entry), "contains an unpaired UTF-16 surrogate, which is not valid Unicode")
         elif isinstance(value, dict):
-            for key in value:
-                if any("\ud800" <= ch <= "\udfff" for ch in key):
-                    yield Problem(path, "a key contains an unpaired UTF-16 surrogate")
-            stack.extend((path + _schema.pointer([k]), v) for k, v in reversed(value.items()))
+            if not all(_utf8(key) for key in value):
+                yield Problem(path(entry), "a key contains an unpaired UTF-16 surrogate")
+            stack.extend((entry, k, v) for k, v in reversed(value.items()))
         elif isinstance(value, list):
-            stack.extend((path + _schema.pointer([i]), v) for i, v in reversed(list(enumerate(value))))
+            stack.extend((entry, i, v) for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, float) and not math.isfinite(value):
+            yield Problem(path(entry), f"{value} is not a finite number")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _messages(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:

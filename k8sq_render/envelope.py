@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,9 +81,12 @@ def encode(message: Message) -> str:
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     # json writes large and small floats with an exponent (1e+16), which integer-typed
     # readers refuse; the rare payload with such a float is written the slow, plain way.
-    if "e" in text and _has_exponent_float(message.payload):
+    if _EXPONENT.search(text) and _has_exponent_float(message.payload):
         text = _plain_json(document)
     return text
+
+
+_EXPONENT = re.compile(r"[0-9][eE][-+]?[0-9]")
 
 
 def _has_exponent_float(value: Any) -> bool:

@@ -162,6 +162,17 @@ def test_the_fast_checker_agrees_with_jsonschema() -> None:
     assert valid > 50 and invalid > 500
 
 
+@pytest.mark.parametrize("number", [1.0, 1e16, 3.0e2, 2.5])
+def test_the_json_shortcut_never_hides_a_whole_float(number: float) -> None:
+    (job,) = render(EXAMPLES / "minimal.yaml")
+    obj = copy.deepcopy(job.obj)
+    obj["spec"]["backoffLimit"] = number
+    text = json.dumps(obj)
+    expected = _schema.check_job(obj)
+    assert expected  # a float is never an integer here
+    assert _schema.check_job(obj, text) == expected
+
+
 def test_a_float_is_not_an_integer(values_file) -> None:
     with pytest.raises(errors.ValuesError) as caught:
         render(values_file("version: v1\nqueue: {name: q, image: i, backoffLimit: 1.0}\nmessage: {}\n"))
