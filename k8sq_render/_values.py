@@ -177,8 +177,7 @@ class ValuesFile:
         # The file is read again, as bytes (libyaml decodes it), so its text is never all in memory.
         try:
             with open(self._path, "rb") as handle:
-                items = _yaml.iter_items(handle, "messages")
-                for index, item in enumerate(_parse_yaml(self.source, lambda: items)):
+                for index, item in enumerate(_yaml.iter_items(handle, "messages")):
                     yield f"/messages/{index}", item
         except _yaml.YamlError as exc:
             raise ValuesError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from k8sq_render import _render, _schema, _templates, errors, render
+from k8sq_render import _fastpath, _schema, _templates, errors, render
 
 from ..conftest import EXAMPLES
 from .test_yaml import TRICKY
@@ -18,11 +18,11 @@ OVERRIDES = sorted(p for p in (EXAMPLES / "overrides").iterdir() if p.is_dir())
 
 
 def both_ways(monkeypatch, *args, **kwargs) -> tuple[list, list]:
-    _render._SKELETONS.clear()
-    _render._ONCE.clear()
+    _fastpath._SKELETONS.clear()
+    _fastpath._ONCE.clear()
     fast = render(*args, **kwargs)
     with monkeypatch.context() as patch:
-        patch.setattr(_render, "_traceable", lambda template: False)
+        patch.setattr(_fastpath, "_traceable", lambda template: False)
         slow = render(*args, **kwargs)
     return fast, slow
 
@@ -57,14 +57,14 @@ def test_tricky_values_render_the_same_both_ways(monkeypatch, tmp_path: Path) ->
     path.write_text(json.dumps(document))
     fast, slow = both_ways(monkeypatch, path)
     same(fast, slow)
-    assert len(_render._SKELETONS) == 1  # one queue, one skeleton
+    assert len(_fastpath._SKELETONS) == 1  # one queue, one skeleton
 
 
 def test_the_skeleton_is_parsed_once_per_queue(monkeypatch) -> None:
-    _render._SKELETONS.clear()
+    _fastpath._SKELETONS.clear()
     calls = []
-    original = _render._skeleton
-    monkeypatch.setattr(_render, "_skeleton", lambda text: calls.append(1) or original(text))
+    original = _fastpath._skeleton
+    monkeypatch.setattr(_fastpath, "_skeleton", lambda text: calls.append(1) or original(text))
     manifests = render(EXAMPLES / "many-messages.yaml")
     assert len(manifests) == 24
     assert len(calls) == 1
@@ -182,7 +182,7 @@ def test_a_float_is_not_an_integer(values_file) -> None:
 
 
 def test_a_queue_is_rendered_once_not_once_per_message(monkeypatch) -> None:
-    _render._ONCE.clear()
+    _fastpath._ONCE.clear()
     calls = []
     original = _templates.render_traced
     monkeypatch.setattr(_templates, "render_traced", lambda t, c: calls.append(1) or original(t, c))
