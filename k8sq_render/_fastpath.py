@@ -219,5 +219,3 @@ def _placeholders_are_whole_values(value: Any) -> bool:
     if isinstance(value, list):
         return all(_placeholders_are_whole_values(item) for item in value)
     return True
-
-

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import weakref
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from functools import lru_cache
@@ -40,6 +41,10 @@ class SearchPathLoader(jinja2.BaseLoader):
 
     def __init__(self, user_dirs: Sequence[str | Path] = ()) -> None:
         self.builtin = _resources.data_dir("templates").resolve()
+        for directory in user_dirs:
+            # A mistyped --templates must not quietly fall back to the packaged templates.
+            if not Path(directory).is_dir():
+                raise TemplateNotFoundError(name=str(directory), searched=[], what="template directory")
         self.roots = [Path(d).resolve() for d in user_dirs] + [self.builtin]
 
     def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
@@ -58,7 +63,12 @@ class SearchPathLoader(jinja2.BaseLoader):
             if not real.is_relative_to(root):
                 raise TemplateError(template=str(path), message=f"resolves outside its template root {root}")
             mtime = real.stat().st_mtime
-            source = real.read_text(encoding="utf-8")
+            try:
+                source = real.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise TemplateError(
+                    template=str(path), message=f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                ) from None
             return source, str(path), lambda real=real, mtime=mtime: real.stat().st_mtime == mtime
         raise TemplateNotFoundError(name=template, searched=[str(r) for r in roots])
 
@@ -137,7 +147,11 @@ def job_template(version: str, user_dirs: Sequence[str | os.PathLike[str]] = ())
     env = environment(tuple(os.fspath(d) for d in user_dirs))
     name = f"{version}/{JOB_TEMPLATE}"
     try:
-        return env.get_template(name)
+        template = env.get_template(name)
+        if template not in _CHECKED:
+            _check_captured_text(template)
+            _CHECKED[template] = True
+        return template
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(
             template=exc.filename or exc.name or name, line=exc.lineno, message=exc.message or "syntax error"
@@ -289,6 +303,89 @@ class Slot:
             if isinstance(value, jinja2.Undefined):
                 break
         return value
+
+
+_CHECKED: weakref.WeakKeyDictionary[jinja2.Template, bool] = weakref.WeakKeyDictionary()
+_TAKEN_APART = (
+    "rendered template text (super(), a block, a macro or a set block) may only be written out as it is, "
+    "re-indented or tested for being empty: taken apart, a value in it could turn into YAML"
+)
+_GLOBAL_FUNCTIONS = frozenset({"range", "lipsum", "dict", "cycler", "joiner", "namespace", "loop"})
+
+
+def _check_captured_text(template: jinja2.Template) -> None:
+    """Refuse templates that take rendered template text apart.
+
+    Rendered text (``super()``, ``self.block()``, a macro's or ``caller()``'s output, a
+    ``set`` block) is trusted YAML in which every value is one quoted value. Sliced,
+    searched, filtered or compared, a value's own text could come out as YAML, so it
+    may only be written out as it is, re-indented (``| indent``), or tested for being
+    empty (``{% if self.sidecars() %}``).
+
+    Raises:
+        TemplateError: naming the file and line of the first such use.
+    """
+    env = template.environment
+    for name in _names(template):
+        source, found, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        filename = str(found)
+        tree = env.parse(source)
+        parents = {id(child): node for node in tree.find_all(jinja2.nodes.Node) for child in node.iter_child_nodes()}
+        captured_names = {
+            target.name
+            for node in tree.find_all((jinja2.nodes.AssignBlock, jinja2.nodes.Assign))
+            if isinstance(node, jinja2.nodes.AssignBlock) or _is_captured(getattr(node, "node", None), set())
+            for target in node.find_all(jinja2.nodes.Name)
+            if target.ctx == "store"
+        }
+        for block in tree.find_all(jinja2.nodes.FilterBlock):
+            if block.filter.name != "indent":
+                raise TemplateError(template=filename, line=block.lineno, message=_TAKEN_APART)
+        for node in tree.find_all((jinja2.nodes.Call, jinja2.nodes.Name)):
+            if not _is_captured(node, captured_names):
+                continue
+            parent = parents.get(id(node))
+            if isinstance(parent, jinja2.nodes.Filter) and parent.name == "indent" and parent.node is node:
+                node, parent = parent, parents.get(id(parent))
+            written = isinstance(parent, jinja2.nodes.Output) and any(child is node for child in parent.nodes)
+            while isinstance(parent, jinja2.nodes.Not):  # {% if not self.sidecars() %}
+                node, parent = parent, parents.get(id(parent))
+            tested = isinstance(parent, jinja2.nodes.If) and parent.test is node
+            stored = isinstance(parent, jinja2.nodes.Assign) and parent.node is node
+            if not (written or tested or stored):
+                raise TemplateError(template=filename, line=node.lineno, message=_TAKEN_APART)
+
+
+def _is_captured(node: jinja2.nodes.Node | None, names: set[str]) -> bool:
+    if isinstance(node, jinja2.nodes.Name):
+        return node.ctx == "load" and node.name in names
+    if not isinstance(node, jinja2.nodes.Call):
+        return False
+    func = node.node
+    if isinstance(func, jinja2.nodes.Name):
+        return func.name not in _GLOBAL_FUNCTIONS  # super(), caller() or a macro
+    return (
+        isinstance(func, jinja2.nodes.Getattr) and isinstance(func.node, jinja2.nodes.Name) and func.node.name == "self"
+    )
+
+
+def _names(template: jinja2.Template) -> list[str]:
+    """The names of ``template`` and every template it extends or includes by a constant name."""
+    env = template.environment
+    pending, seen = [template.name or ""], []
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        tree = env.parse(env.loader.get_source(env, name)[0])  # type: ignore[union-attr]
+        for node in tree.find_all(
+            (jinja2.nodes.Extends, jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport)
+        ):
+            target = getattr(node, "template", None)
+            if isinstance(target, jinja2.nodes.Const):
+                pending.append(str(target.value))
+    return seen
 
 
 def render_traced(template: jinja2.Template, context: dict[str, Any]) -> tuple[str, list[Any]]:

@@ -81,17 +81,42 @@ def parse(text: str, *, source: str | None = None, as_json: bool = False) -> Any
     """Parse values text (see :func:`read_document`)."""
     if as_json:
         try:
-            return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+            document = json.loads(
+                text.removeprefix("\ufeff"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+            )
+        except RecursionError:
+            raise ValuesError(
+                problems=[Problem("", f"values are nested more than {_yaml.MAX_DEPTH} levels deep", file=source)]
+            ) from None
         except json.JSONDecodeError as exc:
             raise ValuesError(
                 problems=[Problem("", f"invalid JSON: {exc.msg}", file=source, line=exc.lineno)]
             ) from None
         except ValueError as exc:
             raise ValuesError(problems=[Problem("", str(exc), file=source)]) from None
+        too_deep = _deepest(document) > _yaml.MAX_DEPTH
+        if too_deep:
+            raise ValuesError(
+                problems=[Problem("", f"values are nested more than {_yaml.MAX_DEPTH} levels deep", file=source)]
+            )
+        return document
     try:
         return _yaml.load(text)
     except _yaml.YamlError as exc:
         raise ValuesError(problems=[Problem("", f"invalid YAML: {exc.message}", file=source, line=exc.line)]) from None
+
+
+def _deepest(value: Any) -> int:
+    """How deeply ``value`` nests lists and mappings (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -492,6 +517,8 @@ def _queue_rules(queue: Any) -> Iterator[Problem]:
         if isinstance(parts, list):
             strings += [(f"/queue/{field_name}/{i}", arg) for i, arg in enumerate(parts) if isinstance(arg, str)]
     for where, text in strings:
+        if "\x00" in text:
+            yield Problem(where, "contains a NUL character, which no environment string or argument can carry")
         size = len(text.encode("utf-8", "surrogatepass")) + 1
         if size > MAX_ARG_STRLEN:
             yield Problem(

@@ -67,6 +67,11 @@ _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
 
 
+#: Deeper nesting is refused: no queue message needs it, and every later stage (checks,
+#: JSON, YAML output) may then walk values recursively without hitting Python's limit.
+MAX_DEPTH = 100
+
+
 class Ambiguous(str):
     """A plain scalar that YAML 1.1 and YAML 1.2 read differently; must be quoted.
 
@@ -147,6 +152,7 @@ class _Reader:
         self.parser = _Parser(source)
         self.anchors: dict[str, Any] = {}
         self.building: set[str] = set()  # anchors whose collections are not finished yet
+        self.depth = 0
 
     def next(self) -> Any:
         try:
@@ -175,6 +181,7 @@ class _Reader:
             result = _scalar(event)
             self._anchor(event, result)
             return result
+        self._deeper(event)
         if isinstance(event, yaml.SequenceStartEvent):
             self._known_tag(event, _SEQ)
             items: list[Any] = []
@@ -182,6 +189,7 @@ class _Reader:
             while not isinstance(item := self.next(), yaml.SequenceEndEvent):
                 items.append(self.value(item))
             self.building.discard(event.anchor)
+            self.depth -= 1
             return items
         if isinstance(event, yaml.MappingStartEvent):
             self._known_tag(event, _MAP)
@@ -190,6 +198,7 @@ class _Reader:
             for key, first in self.entries():
                 mapping[key] = self.value(first)
             self.building.discard(event.anchor)
+            self.depth -= 1
             return mapping
         raise _error(f"unexpected {type(event).__name__}", event)  # pragma: no cover
 
@@ -204,6 +213,8 @@ class _Reader:
             if not isinstance(event, yaml.ScalarEvent):
                 raise _error("mapping keys must be plain text", event)
             key = str(event.value)
+            if key == "<<" and event.implicit[0]:
+                raise _error("merge keys (<<) are read differently by YAML 1.1 and 1.2; write the keys out", event)
             if key in keys:
                 raise _error(f"duplicate key {key!r}", event)
             keys.add(key)
@@ -217,12 +228,19 @@ class _Reader:
         if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)) or event.anchor is not None:
             self.value(event)
             return
+        self._deeper(event)
         if isinstance(event, yaml.MappingStartEvent):
             for _key, first in self.entries():
                 self.skip(first)
-            return
-        while not isinstance(item := self.next(), yaml.SequenceEndEvent):
-            self.skip(item)
+        else:
+            while not isinstance(item := self.next(), yaml.SequenceEndEvent):
+                self.skip(item)
+        self.depth -= 1
+
+    def _deeper(self, event: Any) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _error(f"values are nested more than {MAX_DEPTH} levels deep", event)
 
     def _anchor(self, event: Any, value: Any, *, building: bool = False) -> None:
         if event.anchor is not None:

@@ -120,7 +120,7 @@ def decode(text: str) -> Message:
     """
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise EnvelopeFormatError(f"{ENV_VAR} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise EnvelopeShapeError(f"{ENV_VAR} must hold a JSON object, not {_json_type(data)}")

@@ -89,13 +89,16 @@ class UnknownVersionError(UserError):
 class TemplateNotFoundError(UserError):
     """No directory of the template search path holds the template."""
 
-    def __init__(self, *, name: str, searched: Sequence[str]) -> None:
+    def __init__(self, *, name: str, searched: Sequence[str], what: str = "template") -> None:
         self.name = name
         self.searched = tuple(searched)
+        self.what = what
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        return f"template {self.name!r} not found; searched: {', '.join(self.searched)}"
+        if not self.searched:
+            return f"{self.what} {self.name!r} not found (or not a directory)"
+        return f"{self.what} {self.name!r} not found; searched: {', '.join(self.searched)}"
 
 
 class TemplateError(UserError):

@@ -218,3 +218,38 @@ def test_a_new_version_cannot_change_v1_output(tmp_path: Path, monkeypatch) -> N
         _resources.versions.cache_clear()
         _templates.environment.cache_clear()
         _schema.values_schema.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% set x %}{{ message.payload.tag }}{% endset %}          args: [{{ x[1:-1] }}]\n",
+        '{% set x %}{{ message.payload.tag }}{% endset %}          args: [{{ x | replace(\'"\', "") }}]\n',
+        "{% set x = super() %}          args: [{{ x.strip() }}]\n",
+        "          args: [{{ super()[1:-1] }}]\n",
+        '{% if self.sidecars() == "" %}{% endif %}',
+        "{% for c in super() %}{% endfor %}",
+        "{% macro m(v) %}{{ v }}{% endmacro %}          args: [{{ m(message.payload.tag) | trim }}]\n",
+        '{% filter replace(\'"\', "") %}          args: [{{ message.payload.tag }}]\n{% endfilter %}',
+    ],
+)
+def test_rendered_text_cannot_be_taken_apart(tmp_path: Path, values_file, body: str) -> None:
+    # Each of these would let the text of the value "a, b, c" become three YAML items.
+    path = override(
+        tmp_path, '{% extends "builtin/v1/job.yaml.j2" %}{% block worker_extra %}' + body + "{% endblock %}"
+    )
+    values = values_file('version: v1\nqueue: {name: q, image: i}\nmessage: {payload: {tag: "a, b, c"}}\n')
+    with pytest.raises(errors.TemplateError) as caught:
+        render(values, template_dirs=[tmp_path])
+    assert str(caught.value).startswith(f"{path}:1: rendered template text")
+
+
+def test_rendered_text_may_be_written_reindented_or_tested(tmp_path: Path) -> None:
+    override(
+        tmp_path,
+        '{% extends "builtin/v1/job.yaml.j2" %}{% macro wd(v) %}workingDir: {{ v }}{% endmacro %}'
+        "{% block worker_extra %}{% if not self.sidecars() %}{% set kept = super() %}{{ kept }}"
+        "          {{ wd(message.id) | indent(2) }}\n{% endif %}{% endblock %}",
+    )
+    (job,) = render(MINIMAL, template_dirs=[tmp_path])
+    assert job.obj["spec"]["template"]["spec"]["containers"][0]["workingDir"] == "welcome-42"
