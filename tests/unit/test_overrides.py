@@ -253,3 +253,20 @@ def test_rendered_text_may_be_written_reindented_or_tested(tmp_path: Path) -> No
     )
     (job,) = render(MINIMAL, template_dirs=[tmp_path])
     assert job.obj["spec"]["template"]["spec"]["containers"][0]["workingDir"] == "welcome-42"
+
+
+def test_a_missing_template_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(errors.TemplateNotFoundError, match="template directory .*nope.* not found"):
+        render(MINIMAL, template_dirs=[tmp_path / "nope"])
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(errors.TemplateNotFoundError, match="not a directory"):
+        render(MINIMAL, template_dirs=[a_file])
+
+
+def test_a_template_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "v1" / "job.yaml.j2"
+    path.parent.mkdir()
+    path.write_bytes(b"apiVersion: \xff\xfe\n")
+    with pytest.raises(errors.TemplateError, match=r"not UTF-8 text"):
+        render(MINIMAL, template_dirs=[tmp_path])

@@ -183,3 +183,61 @@ def test_streamed_files_report_the_same_problems_in_any_order(values_file, order
         .replace("{id: a}\n  - {id: c, timestamp: on}", "{id: d}\n  - {id: c, timestamp: 5}")
     )
     assert [m.id for m in _values.load(good).messages] == ["a", "b", "d", "c"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "deep.yaml",
+            "version: v1\nqueue: {name: q, image: i}\nmessage:\n  payload:\n"
+            + "".join("  " * (i + 2) + "a:\n" for i in range(150))
+            + "  " * 152
+            + "b: 1\n",
+            "invalid YAML: values are nested more than 100 levels deep",
+        ),
+        (
+            "deepflow.yaml",
+            "version: v1\nqueue: {name: q, image: i}\nmessage: {payload: " + "{a: " * 2000 + "1" + "}" * 2000 + "}\n",
+            "invalid YAML: values are nested more than 100 levels deep",
+        ),
+        (
+            "deep.json",
+            '{"version": "v1", "message": {"payload": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}}",
+            "values are nested more than 100 levels deep",
+        ),
+        (
+            "deeplist.json",
+            '{"version": "v1", "x": ' + "[" * 900 + "]" * 900 + "}",
+            "values are nested more than 100 levels deep",
+        ),
+        (
+            "merge.yaml",
+            "version: v1\nqueue: {name: q, image: i}\nmessage:\n  payload:\n    <<: {x: 1}\n    x: 2\n",
+            "invalid YAML: merge keys (<<) are read differently by YAML 1.1 and 1.2; write the keys out",
+        ),
+    ],
+)
+def test_inputs_that_would_crash_or_mislead_are_clear_errors(values_file, name: str, text: str, expected: str) -> None:
+    with pytest.raises(errors.ValuesError) as caught:
+        _values.load(values_file(text, name))
+    assert caught.value.problems[0].message == expected
+
+
+def test_a_quoted_merge_key_is_just_a_key(values_file) -> None:
+    values = _values.load(values_file(BASE + 'message:\n  payload: {"<<": 1}\n'))
+    assert values.messages[0].payload == {"<<": 1}
+
+
+def test_nul_cannot_reach_exec(values_file) -> None:
+    text = BASE + '  env: {A: "x\\0y"}\n  command: ["a\\0"]\n  args: ["b\\0"]\nmessage: {payload: {n: "\\0"}}\n'
+    assert problems(text, values_file) == [
+        "/queue/args/0: contains a NUL character, which no environment string or argument can carry",
+        "/queue/command/0: contains a NUL character, which no environment string or argument can carry",
+        "/queue/env/A: contains a NUL character, which no environment string or argument can carry",
+    ]
+
+
+def test_json_with_a_byte_order_mark(values_file) -> None:
+    text = '\ufeff{"version": "v1", "queue": {"name": "q", "image": "i"}, "message": {"id": "1"}}'
+    assert _values.load(values_file(text, "bom.json")).messages[0].id == "1"
