@@ -131,6 +131,8 @@ def _render(args: argparse.Namespace, out: TextIO) -> int:
     from . import _output
     from ._render import GitOps, iter_render
 
+    if args.output == "":
+        raise _Usage("-o needs a directory")
     if (args.kustomize or args.check) and not args.output:
         raise _Usage("--kustomize and --check need -o DIR")
     if args.argocd_hook and not args.gitops:
@@ -298,6 +300,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         # Output piped into `head` and the like: not an error of ours.
         return 0
+    except OSError as exc:  # writing our output failed (a full disk, say)
+        print(f"error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0  # pragma: no cover - parser.error exits
 
 

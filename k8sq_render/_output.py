@@ -104,6 +104,10 @@ def sync(
             staging = _staging(Path(target))
         for name, content in _contents(manifests, names, kustomize):
             path = os.path.join(target, name)
+            if not fresh and name not in owned and os.path.lexists(path):
+                raise OutputError(
+                    path=path, message="exists and was not written by k8sq-render: move it away, or write elsewhere"
+                )
             if fresh or not os.path.isfile(path):
                 change = "missing"
             else:
@@ -120,18 +124,37 @@ def sync(
                 os.rename(staging, target)
                 staging = None
             else:
-                for name, change in changes:
-                    if change == "stale":
-                        os.unlink(os.path.join(target, name))
-                    else:
-                        os.replace(os.path.join(staging, name), os.path.join(target, name))
+                _swap_in(target, staging, changes)
     except OSError as exc:
-        raise OutputError(path=target, message=f"cannot write: {exc.strerror}") from None
+        raise OutputError(path=exc.filename or target, message=f"cannot write: {exc.strerror}") from None
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     drift = [Drift(os.path.join(target, name), change) for name, change in changes] if check else []
     return len(names), len(changes), drift
+
+
+def _swap_in(target: str, staging: str, changes: list[tuple[str, str]]) -> None:
+    """Move the staged files in; on any failure put every file back as it was."""
+    backup = os.path.join(staging, ".previous")
+    os.mkdir(backup)
+    done: list[tuple[str, str]] = []
+    try:
+        for name, change in changes:
+            path = os.path.join(target, name)
+            if change != "missing":
+                os.replace(path, os.path.join(backup, name))
+            done.append((name, change))
+            if change != "stale":
+                os.replace(os.path.join(staging, name), path)
+    except OSError:
+        for name, change in reversed(done):
+            path = os.path.join(target, name)
+            if change != "stale" and os.path.lexists(path) and not os.path.isdir(path):
+                os.unlink(path)
+            if change != "missing":
+                os.replace(os.path.join(backup, name), path)
+        raise
 
 
 def _contents(manifests: Iterable[Manifest], names: list[str], kustomize: bool) -> Iterator[tuple[str, bytes]]:
@@ -146,11 +169,22 @@ def _contents(manifests: Iterable[Manifest], names: list[str], kustomize: bool) 
 
 
 def _staging(target: Path) -> str:
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(path=str(ancestor), message="is not a directory")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkdtemp(prefix=f".{target.name}.k8sq-", dir=target.parent)
+        staging = tempfile.mkdtemp(prefix=f".{target.name}.k8sq-", dir=target.parent)
+        # mkdtemp makes it private; a new output directory gets the usual permissions.
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(staging, 0o777 & ~mask)
+        return staging
     except OSError as exc:
-        raise OutputError(path=str(target), message=f"cannot create the output directory: {exc.strerror}") from None
+        where = exc.filename or str(target)
+        raise OutputError(path=where, message=f"cannot create the output directory: {exc.strerror}") from None
 
 
 def _write(path: str, content: bytes) -> None:

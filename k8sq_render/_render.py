@@ -373,6 +373,26 @@ def check_all(sources: Sources) -> list[_values.ValuesFile | _values.Values]:
             opened.append(values_file)
         except ValuesError as exc:
             problems.extend(exc.problems)
+    if not problems and len(opened) > 1:
+        problems = _across_files(opened)
     if problems:
         raise ValuesError(problems=problems)
     return opened
+
+
+def _across_files(opened: list[_values.ValuesFile | _values.Values]) -> list[Problem]:
+    """Messages of one queue given in more than one values file (or the same file twice)."""
+    first: dict[tuple[str, str, str], tuple[int, str]] = {}
+    problems = []
+    for index, source in enumerate(opened):
+        values = source if isinstance(source, _values.Values) else source.values()
+        specs = values.messages if isinstance(source, _values.Values) else source.specs()
+        for spec in specs:
+            key = (values.queue["namespace"], values.queue["name"], spec.id)
+            where = f"{values.source or '<values>'} {spec.pointer}"
+            seen_in, seen_at = first.setdefault(key, (index, where))
+            if seen_in != index:
+                twice = " (the same file is given twice)" if seen_at == where else ""
+                text = f"message {spec.id!r} of this queue is also at {seen_at}{twice}"
+                problems.append(Problem(spec.pointer, text, file=values.source))
+    return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,7 @@ def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     result = k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", str(blocker / "jobs"))
     assert result.returncode == 1
-    assert result.stderr.startswith(f"error: {blocker / 'jobs'}: cannot create the output directory")
+    assert result.stderr == f"error: {blocker}: is not a directory\n"
     assert "Traceback" not in result.stderr
 
 
@@ -159,3 +160,71 @@ def test_unreadable_values_file(tmp_path: Path) -> None:
         result.stderr
         == f"error: {tmp_path}: 1 problem in the values\nerror: {tmp_path}: /: cannot read: Is a directory\n"
     )
+
+
+def test_files_that_are_not_ours_are_never_overwritten(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    out.mkdir()
+    (out / "kustomization.yaml").write_text("resources: [mine.yaml]\n")
+    result = k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", str(out), "--kustomize")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: {out / 'kustomization.yaml'}: exists and was not written by k8sq-render: "
+        "move it away, or write elsewhere\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["kustomization.yaml"]
+
+
+def test_a_failed_update_puts_every_file_back(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    assert k8sq("render", str(EXAMPLES / "priority.yaml"), "-o", str(out)).returncode == 0
+    names = sorted(p.name for p in out.iterdir())
+    # The last Job's file is replaced by a directory: moving the new file there fails.
+    (out / names[-1]).unlink()
+    (out / names[-1]).mkdir()
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    changed = tmp_path / "v.yaml"
+    changed.write_text((EXAMPLES / "priority.yaml").read_text().replace("reports:7", "reports:8"))
+    result = k8sq("render", str(changed), "-o", str(out))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {out / names[-1]}: ")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert (out / names[-1]).is_dir()
+
+
+def test_a_new_output_directory_gets_the_usual_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    assert k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", str(out)).returncode == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_the_same_message_in_two_files_is_found_before_any_output(tmp_path: Path) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text("version: v1\nqueue: {name: q, image: i}\nmessage: {id: same, payload: {}}\n")
+    two = tmp_path / "two.yaml"
+    two.write_text(one.read_text())
+    for args in (["validate", str(one), str(two)], ["render", str(one), str(two)], ["render", str(one), str(one)]):
+        result = k8sq(*args)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert f"/message: message 'same' of this queue is also at {one} /message" in result.stderr
+
+
+def test_an_empty_output_path_is_a_usage_error() -> None:
+    result = k8sq("render", str(EXAMPLES / "minimal.yaml"), "-o", "")
+    assert result.returncode == 2
+    assert "-o needs a directory" in result.stderr
+
+
+def test_a_full_disk_is_a_clear_error() -> None:
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "k8sq_render", "render", str(EXAMPLES / "many-messages.yaml")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "error: cannot write the output: No space left on device\n"

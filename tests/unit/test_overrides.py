@@ -256,7 +256,7 @@ def test_rendered_text_may_be_written_reindented_or_tested(tmp_path: Path) -> No
 
 
 def test_a_missing_template_directory_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(errors.TemplateNotFoundError, match="template directory .*nope.* not found"):
+    with pytest.raises(errors.TemplateNotFoundError, match=r"template directory .*nope.* not found"):
         render(MINIMAL, template_dirs=[tmp_path / "nope"])
     a_file = tmp_path / "file"
     a_file.write_text("x")
