@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import secrets
@@ -168,27 +169,39 @@ _CAPTURING = (
 )
 
 
-def _trees(template: jinja2.Template) -> list[jinja2.nodes.Template] | None:
-    """The syntax trees of ``template`` and every template it extends or includes.
+_LINKS = (jinja2.nodes.Extends, jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport)
 
-    ``None`` when one of those is named by an expression (not known before rendering).
+
+@functools.lru_cache(maxsize=256)
+def _chain(template: jinja2.Template) -> tuple[tuple[str, jinja2.nodes.Template], ...]:
+    """``(file, syntax tree)`` of ``template`` and of every template it extends, includes or imports.
+
+    Raises:
+        TemplateError: a template is named by an expression; it could not be checked
+            before rendering, so it is refused.
     """
     env = template.environment
-    pending, seen, trees = [template.name or ""], set(), []
+    pending, seen, chain = [template.name or ""], set(), []
     while pending:
         name = pending.pop()
         if name in seen:
             continue
         seen.add(name)
-        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        source, found, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
         tree = env.parse(source)
-        trees.append(tree)
-        for node in tree.find_all((jinja2.nodes.Extends, jinja2.nodes.Include)):
+        chain.append((str(found), tree))
+        for node in tree.find_all(_LINKS):
             target = getattr(node, "template", None)
             if not isinstance(target, jinja2.nodes.Const):
-                return None
+                raise TemplateError(
+                    template=str(found), line=node.lineno, message="templates must be named by a literal string"
+                )
             pending.append(str(target.value))
-    return trees
+    return tuple(chain)
+
+
+def _trees(template: jinja2.Template) -> list[jinja2.nodes.Template]:
+    return [tree for _file, tree in _chain(template)]
 
 
 def traceable(template: jinja2.Template) -> bool:
@@ -200,10 +213,7 @@ def traceable(template: jinja2.Template) -> bool:
     it would see placeholders instead of values. Such templates, and any template they
     extend or include, are rendered without tracing.
     """
-    trees = _trees(template)
-    if trees is None:
-        return False
-    for tree in trees:
+    for tree in _trees(template):
         if any(True for _ in tree.find_all(_CAPTURING)):
             return False
         direct = {id(out) for output in tree.find_all(jinja2.nodes.Output) for out in output.nodes}
@@ -235,10 +245,9 @@ def renders_once(template: jinja2.Template) -> bool:
     rendered once (see :class:`Slot`). Any other use (a filter, a comparison, a loop, an
     ``if`` on the value) makes the template render message by message.
     """
-    trees = _trees(template)
-    if trees is None or not traceable(template):
+    if not traceable(template):
         return False
-    for tree in trees:
+    for tree in _trees(template):
         parents = {id(child): node for node in tree.find_all(jinja2.nodes.Node) for child in node.iter_child_nodes()}
         for name in tree.find_all(jinja2.nodes.Name):
             if name.name not in ("message", "job"):
@@ -325,11 +334,7 @@ def _check_captured_text(template: jinja2.Template) -> None:
     Raises:
         TemplateError: naming the file and line of the first such use.
     """
-    env = template.environment
-    for name in _names(template):
-        source, found, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-        filename = str(found)
-        tree = env.parse(source)
+    for filename, tree in _chain(template):
         parents = {id(child): node for node in tree.find_all(jinja2.nodes.Node) for child in node.iter_child_nodes()}
         captured_names = {
             target.name
@@ -367,25 +372,6 @@ def _is_captured(node: jinja2.nodes.Node | None, names: set[str]) -> bool:
     return (
         isinstance(func, jinja2.nodes.Getattr) and isinstance(func.node, jinja2.nodes.Name) and func.node.name == "self"
     )
-
-
-def _names(template: jinja2.Template) -> list[str]:
-    """The names of ``template`` and every template it extends or includes by a constant name."""
-    env = template.environment
-    pending, seen = [template.name or ""], []
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.append(name)
-        tree = env.parse(env.loader.get_source(env, name)[0])  # type: ignore[union-attr]
-        for node in tree.find_all(
-            (jinja2.nodes.Extends, jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport)
-        ):
-            target = getattr(node, "template", None)
-            if isinstance(target, jinja2.nodes.Const):
-                pending.append(str(target.value))
-    return seen
 
 
 def render_traced(template: jinja2.Template, context: dict[str, Any]) -> tuple[str, list[Any]]:

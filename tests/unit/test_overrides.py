@@ -270,3 +270,15 @@ def test_a_template_that_is_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"apiVersion: \xff\xfe\n")
     with pytest.raises(errors.TemplateError, match=r"not UTF-8 text"):
         render(MINIMAL, template_dirs=[tmp_path])
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{% extends "builtin/" ~ version ~ "/job.yaml.j2" %}', "{% include queue.name %}", "{% import version as m %}"],
+)
+def test_templates_named_by_an_expression_are_refused(tmp_path: Path, body: str) -> None:
+    # Such a template could not be checked before rendering (see test_rendered_text_cannot_be_taken_apart).
+    path = override(tmp_path, body)
+    with pytest.raises(errors.TemplateError) as caught:
+        render(MINIMAL, template_dirs=[tmp_path])
+    assert str(caught.value) == f"{path}:1: templates must be named by a literal string"
