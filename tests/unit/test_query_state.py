@@ -10,6 +10,8 @@ import pytest
 from k8sq_render import JobState, job_state
 from k8sq_render._query import _info
 
+from .kubefake import condition as cond
+
 JOB: dict[str, Any] = {
     "apiVersion": "batch/v1",
     "kind": "Job",
@@ -26,17 +28,6 @@ JOB: dict[str, Any] = {
     "spec": {"backoffLimit": 3, "completions": 1, "parallelism": 1},
     "status": {},
 }
-
-
-def cond(kind: str, status: str = "True", reason: str = "") -> dict[str, Any]:
-    return {
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": "",
-        "lastProbeTime": "2026-12-03T10:05:00Z",
-        "lastTransitionTime": "2026-12-03T10:05:00Z",
-    }
 
 
 def job(**status: Any) -> dict[str, Any]:
